@@ -1,0 +1,6 @@
+export { buildFileView, outputPathFor, PLUGIN_NAME } from "./build-view.js";
+export { type PluginOptions, PluginOptionError, parseOptions, type TsProtoNaming } from "./options.js";
+export { leaksafePlugin, run } from "./plugin.js";
+export { createRenderer, formatJsDoc, type Renderer } from "./render.js";
+export type * from "./view-model.js";
+export { CONTEXT_VERSION } from "./view-model.js";

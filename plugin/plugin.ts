@@ -1,0 +1,58 @@
+/**
+ * The plugin's pure core: one CodeGeneratorRequest in, one response out.
+ * Only `bin.ts` touches stdin, stdout and the exit code.
+ */
+import { create, createFileRegistry } from "@bufbuild/protobuf";
+import {
+  type CodeGeneratorRequest,
+  type CodeGeneratorResponse,
+  CodeGeneratorResponse_Feature,
+  CodeGeneratorResponse_FileSchema,
+  CodeGeneratorResponseSchema,
+  Edition,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
+import type { Plugin } from "@bufbuild/protoplugin";
+import { join } from "node:path";
+import { buildFileView, PLUGIN_NAME } from "./build-view.js";
+import { parseOptions } from "./options.js";
+import { packageInfo } from "./package-info.js";
+import { createRenderer } from "./render.js";
+
+/** Generates `<name>_leaksafe.ts` for every requested file that declares a service. */
+export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
+  const options = parseOptions(request.parameter);
+  const { root, version } = packageInfo();
+  const renderer = createRenderer(join(root, "templates"), options.templatesDir);
+  const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
+  const files = [];
+  for (const name of request.fileToGenerate) {
+    const file = registry.getFile(name);
+    if (file === undefined) {
+      throw new Error(`the request asks for ${name} but does not describe it`);
+    }
+    if (file.services.length === 0) {
+      continue;
+    }
+    const view = buildFileView(file, options, version);
+    files.push(create(CodeGeneratorResponse_FileSchema, { name: view.outputPath, content: renderer.render(view) }));
+  }
+  // Every file is rendered before any is returned, so a failure writes nothing.
+  return create(CodeGeneratorResponseSchema, {
+    supportedFeatures: BigInt(
+      CodeGeneratorResponse_Feature.PROTO3_OPTIONAL | CodeGeneratorResponse_Feature.SUPPORTS_EDITIONS,
+    ),
+    minimumEdition: Edition.EDITION_PROTO2,
+    maximumEdition: Edition.EDITION_2023,
+    file: files,
+  });
+}
+
+/** The plugin, in the shape `@bufbuild/protoplugin`'s `runNodeJs` expects. */
+export const leaksafePlugin: Plugin = {
+  name: PLUGIN_NAME,
+  get version() {
+    return `v${packageInfo().version}`;
+  },
+  run,
+};

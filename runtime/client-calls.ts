@@ -1,0 +1,291 @@
+/**
+ * The four client call kinds over a grpc-js channel. Each call has one
+ * CallLifecycle; its end releases the signal listener, the registry entry
+ * and the stream listeners, and cancels the grpc-js call if it failed here.
+ */
+import type { Client, ClientDuplexStream, ClientReadableStream, ServiceError, StatusObject } from "@grpc/grpc-js";
+import { CallLifecycle } from "./call-lifecycle.js";
+import { type CallOptions, toMetadata } from "./call-options.js";
+import { Receiver } from "./receiver.js";
+import type { CallRecord, Registry } from "./registry.js";
+import { RpcError, Status } from "./rpc-error.js";
+import { sendAll } from "./sender.js";
+import type { MethodDescriptor } from "./service.js";
+
+/** What a client's calls share: the channel and its registry. */
+export interface ChannelCall {
+  channel: Client;
+  registry: Registry;
+  peer: string;
+}
+
+/** A call that has been set up but not yet started on the channel. */
+interface Prepared {
+  life: CallLifecycle;
+  record: CallRecord;
+  deadline: number | undefined;
+}
+
+function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): Prepared {
+  const timeoutMs = options.timeoutMs ?? 0;
+  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+  const life = new CallLifecycle();
+  const record = target.registry.open(method.path, method.kind, target.peer, deadline);
+  life.defer(() => target.registry.close(record));
+  const signal = options.signal;
+  if (signal !== undefined) {
+    if (signal.aborted) {
+      life.fail(aborted(signal));
+    } else {
+      const onAbort = (): void => {
+        life.fail(aborted(signal));
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      life.defer(() => signal.removeEventListener("abort", onAbort));
+    }
+  }
+  return { life, record, deadline };
+}
+
+function aborted(signal: AbortSignal): RpcError {
+  return new RpcError(Status.CANCELLED, "the call was aborted by its AbortSignal", {
+    reason: "cancelled",
+    cause: signal.reason,
+  });
+}
+
+/** The RpcError for a status the channel reported. */
+function fromStatus(error: ServiceError, deadline: number | undefined): RpcError {
+  const reason = error.code === Status.DEADLINE_EXCEEDED && deadline !== undefined ? "deadline" : "remote";
+  return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: error });
+}
+
+function grpcOptions(prepared: Prepared): { deadline?: number } {
+  return prepared.deadline === undefined ? {} : { deadline: prepared.deadline };
+}
+
+function observe(call: NodeJS.EventEmitter, options: CallOptions): void {
+  const { onHeader, onTrailer } = options;
+  if (onHeader !== undefined) {
+    call.on("metadata", onHeader);
+  }
+  if (onTrailer !== undefined) {
+    call.on("status", (status: StatusObject) => onTrailer(status.metadata));
+  }
+}
+
+export function callUnary<Req, Res>(
+  target: ChannelCall,
+  method: MethodDescriptor<Req, Res>,
+  request: Req,
+  options: CallOptions = {},
+): Promise<Res> {
+  const prepared = prepare(target, method, options);
+  const { life, deadline } = prepared;
+  return new Promise<Res>((resolve, reject) => {
+    if (life.failure !== undefined) {
+      reject(life.failure);
+      return;
+    }
+    const call = target.channel.makeUnaryRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      toMetadata(options.metadata),
+      grpcOptions(prepared),
+      (error, response) => {
+        if (error !== null) {
+          life.fail(fromStatus(error, deadline));
+        } else if (life.finish()) {
+          resolve(response as Res);
+        }
+      },
+    );
+    observe(call, options);
+    life.onFail((failure) => {
+      call.cancel();
+      reject(failure);
+    });
+  });
+}
+
+export function callClientStream<Req, Res>(
+  target: ChannelCall,
+  method: MethodDescriptor<Req, Res>,
+  requests: AsyncIterable<Req> | Iterable<Req>,
+  options: CallOptions = {},
+): Promise<Res> {
+  const prepared = prepare(target, method, options);
+  const { life, record, deadline } = prepared;
+  return new Promise<Res>((resolve, reject) => {
+    if (life.failure !== undefined) {
+      reject(life.failure);
+      return;
+    }
+    const call = target.channel.makeClientStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      toMetadata(options.metadata),
+      grpcOptions(prepared),
+      (error, response) => {
+        if (error !== null) {
+          life.fail(fromStatus(error, deadline));
+        } else if (life.finish()) {
+          resolve(response as Res);
+        }
+      },
+    );
+    observe(call, options);
+    life.onFail((failure) => {
+      call.cancel();
+      reject(failure);
+    });
+    sendAll(requests, call, life, record).then(
+      () => call.end(),
+      (error: unknown) => life.fail(requestsFailed(error)),
+    );
+  });
+}
+
+export function callServerStream<Req, Res>(
+  target: ChannelCall,
+  method: MethodDescriptor<Req, Res>,
+  request: Req,
+  options: CallOptions = {},
+): AsyncIterable<Res> {
+  return startOnFirstRead((): AsyncIterator<Res> => {
+    const prepared = prepare(target, method, options);
+    if (prepared.life.failure !== undefined) {
+      return failed(prepared.life.failure);
+    }
+    const call = target.channel.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      request,
+      toMetadata(options.metadata),
+      grpcOptions(prepared),
+    );
+    return receiveResponses(call, prepared, options);
+  });
+}
+
+export function callBidi<Req, Res>(
+  target: ChannelCall,
+  method: MethodDescriptor<Req, Res>,
+  requests: AsyncIterable<Req> | Iterable<Req>,
+  options: CallOptions = {},
+): AsyncIterable<Res> {
+  return startOnFirstRead((): AsyncIterator<Res> => {
+    const prepared = prepare(target, method, options);
+    if (prepared.life.failure !== undefined) {
+      return failed(prepared.life.failure);
+    }
+    const call: ClientDuplexStream<Req, Res> = target.channel.makeBidiStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      toMetadata(options.metadata),
+      grpcOptions(prepared),
+    );
+    const responses = receiveResponses(call, prepared, options);
+    sendAll(requests, call, prepared.life, prepared.record).then(
+      () => call.end(),
+      (error: unknown) => prepared.life.fail(requestsFailed(error)),
+    );
+    return responses;
+  });
+}
+
+/**
+ * The response side of a server-streaming or bidi call. The call succeeds
+ * once its OK status has arrived and every message has been read.
+ */
+function receiveResponses<Res>(
+  call: ClientReadableStream<Res> | ClientDuplexStream<unknown, Res>,
+  { life, record, deadline }: Prepared,
+  options: CallOptions,
+): Receiver<Res> {
+  let statusOk = false;
+  let drained = false;
+  const maybeFinish = (): void => {
+    if (statusOk && drained) {
+      life.finish();
+    }
+  };
+  // These two stay attached after the call ends: grpc-js may still report
+  // the cancellation we asked for, and an 'error' with no listener throws.
+  call.on("error", (error: ServiceError) => life.fail(fromStatus(error, deadline)));
+  call.on("status", (status: StatusObject) => {
+    if (status.code === Status.OK) {
+      statusOk = true;
+      maybeFinish();
+    }
+  });
+  observe(call, options);
+  life.onFail(() => call.cancel());
+  return new Receiver<Res>(
+    call,
+    life,
+    record,
+    () => {
+      drained = true;
+      maybeFinish();
+    },
+    () => life.fail(new RpcError(Status.CANCELLED, "the response stream was left before its end", { reason: "cancelled" })),
+  );
+}
+
+function requestsFailed(error: unknown): RpcError {
+  if (error instanceof RpcError) {
+    return error;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new RpcError(Status.CANCELLED, `the request stream failed: ${message}`, { reason: "cancelled", cause: error });
+}
+
+/**
+ * An iterable that starts its call on the first `next()`, so one that is
+ * never read sends nothing and holds nothing. It can be iterated once.
+ */
+function startOnFirstRead<T>(start: () => AsyncIterator<T>): AsyncIterable<T> {
+  let used = false;
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      if (used) {
+        throw new TypeError("a leaksafe stream can be iterated only once; make another call to read again");
+      }
+      used = true;
+      let inner: AsyncIterator<T> | undefined;
+      let closed = false;
+      return {
+        next(): Promise<IteratorResult<T>> {
+          if (closed) {
+            return Promise.resolve({ value: undefined, done: true });
+          }
+          inner ??= start();
+          return inner.next();
+        },
+        return(): Promise<IteratorResult<T>> {
+          closed = true;
+          return inner?.return?.() ?? Promise.resolve({ value: undefined, done: true });
+        },
+      };
+    },
+  };
+}
+
+function failed<T>(error: RpcError): AsyncIterator<T> {
+  let thrown = false;
+  return {
+    next(): Promise<IteratorResult<T>> {
+      if (thrown) {
+        return Promise.resolve({ value: undefined, done: true });
+      }
+      thrown = true;
+      return Promise.reject(error);
+    },
+  };
+}

@@ -1,0 +1,55 @@
+import { Client, type ChannelCredentials, type ChannelOptions, credentials, type Interceptor } from "@grpc/grpc-js";
+import { callBidi, callClientStream, callServerStream, callUnary, type ChannelCall } from "./client-calls.js";
+import { Registry } from "./registry.js";
+import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
+
+/** Options for `createClient`. */
+export interface ClientOptions {
+  /** Default: insecure (plaintext), as for a loopback or mesh-internal peer. */
+  credentials?: ChannelCredentials | undefined;
+  /** grpc-js channel options (`grpc.*` keys). */
+  channelOptions?: ChannelOptions | undefined;
+  /** grpc-js client interceptors; they see every call. */
+  interceptors?: Interceptor[] | undefined;
+}
+
+/** What every generated client has besides its rpcs. */
+export interface ClientBase {
+  /** Closes the channel. Calls in flight are cancelled. */
+  close(): void;
+}
+
+/**
+ * Creates a typed client for a generated service descriptor:
+ * `createClient(ChatService, "127.0.0.1:50051")` returns a `ChatClient`.
+ * Call `close()` when done with it.
+ */
+export function createClient<S extends ServiceDescriptor>(service: S, address: string, options: ClientOptions = {}): ClientOf<S> {
+  const channelOptions: ChannelOptions = { ...options.channelOptions };
+  if (options.interceptors !== undefined) {
+    channelOptions["interceptors"] = options.interceptors;
+  }
+  const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
+  const registry = new Registry();
+  const target: ChannelCall = { channel, registry, peer: address };
+  const client: Record<string, unknown> = {
+    close: () => channel.close(),
+  };
+  for (const [name, method] of Object.entries(service)) {
+    client[name] = bindMethod(target, method);
+  }
+  return client as ClientOf<S>;
+}
+
+function bindMethod(target: ChannelCall, method: MethodDescriptor): unknown {
+  switch (method.kind) {
+    case "unary":
+      return callUnary.bind(undefined, target, method);
+    case "server-streaming":
+      return callServerStream.bind(undefined, target, method);
+    case "client-streaming":
+      return callClientStream.bind(undefined, target, method);
+    case "bidi":
+      return callBidi.bind(undefined, target, method);
+  }
+}

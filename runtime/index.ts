@@ -1,0 +1,28 @@
+/**
+ * leaksafe's runtime: what generated stubs import, and what servers and
+ * clients call.
+ */
+export type { CallOptions, MetadataInit } from "./call-options.js";
+export { type ClientBase, type ClientOptions, createClient } from "./client.js";
+export type { CallRecord } from "./registry.js";
+export { RpcError, type RpcErrorInit, type RpcErrorReason, Status } from "./rpc-error.js";
+export {
+  createServer,
+  type LeaksafeServer,
+  type ServerOptions,
+  type ServiceLimits,
+  type ShutdownReport,
+} from "./server.js";
+export type { ServerContext } from "./server-context.js";
+export {
+  type ClientOf,
+  defineService,
+  deserializer,
+  type ImplementationOf,
+  type MessageCodec,
+  type MethodDescriptor,
+  type MethodKind,
+  type ServiceDescriptor,
+  serializer,
+  type TypedService,
+} from "./service.js";

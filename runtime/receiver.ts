@@ -1,0 +1,112 @@
+import type { Readable } from "node:stream";
+import type { CallLifecycle } from "./call-lifecycle.js";
+import type { CallRecord } from "./registry.js";
+
+/**
+ * Reads a grpc-js message stream as an async iterator.
+ *
+ * It pulls with `read()`, so messages wait in the stream's own bounded buffer
+ * (16 messages); when the consumer lags, grpc-js stops asking the transport
+ * for more and HTTP/2 flow control pushes back on the sender. A failure of
+ * the call ends the iteration with the call's RpcError; the stream's natural
+ * end ends it normally and calls `onEnded`. Leaving early (`return()`) calls
+ * `onAbandon`.
+ */
+export class Receiver<T> implements AsyncIterableIterator<T> {
+  private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
+  private ended = false;
+  private done = false;
+
+  constructor(
+    private readonly stream: Readable,
+    private readonly life: CallLifecycle,
+    private readonly record: CallRecord,
+    private readonly onEnded: () => void,
+    private readonly onAbandon: () => void,
+  ) {
+    stream.on("readable", this.onReadable);
+    stream.on("end", this.onEnd);
+    life.onFail(this.onFail);
+    life.defer(() => {
+      stream.off("readable", this.onReadable);
+      stream.off("end", this.onEnd);
+    });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.done) {
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    const message = this.take();
+    if (message !== undefined) {
+      return Promise.resolve({ value: message, done: false });
+    }
+    if (this.life.failure !== undefined) {
+      this.done = true;
+      return Promise.reject(this.life.failure);
+    }
+    if (this.ended) {
+      this.done = true;
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    if (!this.done) {
+      this.done = true;
+      if (!this.ended) {
+        this.onAbandon();
+      }
+    }
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  private take(): T | undefined {
+    const message = this.stream.read() as T | null;
+    if (message === null) {
+      return undefined;
+    }
+    this.record.messagesIn++;
+    this.record.lastMessageInAt = Date.now();
+    return message;
+  }
+
+  private readonly onReadable = (): void => {
+    const waiting = this.waiting;
+    if (waiting === undefined) {
+      return;
+    }
+    const message = this.take();
+    if (message !== undefined) {
+      this.waiting = undefined;
+      waiting.resolve({ value: message, done: false });
+    }
+  };
+
+  private readonly onEnd = (): void => {
+    this.ended = true;
+    this.onEnded();
+    const waiting = this.waiting;
+    if (waiting !== undefined && this.life.failure === undefined) {
+      this.waiting = undefined;
+      this.done = true;
+      waiting.resolve({ value: undefined, done: true });
+    }
+  };
+
+  private readonly onFail = (error: unknown): void => {
+    const waiting = this.waiting;
+    if (waiting !== undefined) {
+      this.waiting = undefined;
+      this.done = true;
+      waiting.reject(error);
+    }
+  };
+}

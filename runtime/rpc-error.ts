@@ -1,0 +1,87 @@
+import { Metadata, status as Status } from "@grpc/grpc-js";
+
+/**
+ * Why a call ended abnormally, as seen from this side:
+ * - `cancelled`: this side aborted (an AbortSignal, or a loop left early);
+ * - `idle`: no message arrived within the idle deadline;
+ * - `deadline`: the total deadline passed;
+ * - `send-timeout`: the peer did not take a message within the send deadline;
+ * - `peer-gone`: the peer cancelled, or its connection went away;
+ * - `shutdown`: the server is shutting down;
+ * - `remote`: the peer ended the call with this status.
+ */
+export type RpcErrorReason = "cancelled" | "idle" | "deadline" | "send-timeout" | "peer-gone" | "shutdown" | "remote";
+
+export interface RpcErrorInit {
+  metadata?: Metadata | undefined;
+  reason?: RpcErrorReason | undefined;
+  cause?: unknown;
+}
+
+/**
+ * The one error type of leaksafe. Every failed call rejects or throws an
+ * RpcError; `RpcError.from` turns anything thrown into one.
+ */
+export class RpcError extends Error {
+  override name = "RpcError";
+  /** The gRPC status code (`Status.CANCELLED` and so on). */
+  readonly code: Status;
+  /** The status message, without the code. */
+  readonly details: string;
+  /** Trailing metadata that came with the status; empty when none. */
+  readonly metadata: Metadata;
+  /** Why the call ended; see {@link RpcErrorReason}. */
+  readonly reason: RpcErrorReason;
+
+  constructor(code: Status, details: string, init: RpcErrorInit = {}) {
+    super(`${Status[code] ?? code}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = code;
+    this.details = details;
+    this.metadata = init.metadata ?? new Metadata();
+    this.reason = init.reason ?? "remote";
+  }
+
+  /**
+   * Normalises anything thrown. An RpcError is returned as it is; an
+   * AbortError becomes CANCELLED, a TimeoutError DEADLINE_EXCEEDED; a grpc-js
+   * status error keeps its code, details and metadata; anything else is
+   * UNKNOWN with its message.
+   */
+  static from(reason: unknown, fallback: Status = Status.UNKNOWN): RpcError {
+    if (reason instanceof RpcError) {
+      return reason;
+    }
+    if (reason instanceof Error && reason.name === "AbortError") {
+      return new RpcError(Status.CANCELLED, reason.message || "the operation was aborted", {
+        reason: "cancelled",
+        cause: reason,
+      });
+    }
+    if (reason instanceof Error && reason.name === "TimeoutError") {
+      return new RpcError(Status.DEADLINE_EXCEEDED, reason.message || "the operation timed out", {
+        reason: "deadline",
+        cause: reason,
+      });
+    }
+    if (isStatusLike(reason)) {
+      return new RpcError(reason.code, reason.details, { metadata: reason.metadata, cause: reason });
+    }
+    const message = reason instanceof Error ? reason.message : String(reason);
+    return new RpcError(fallback, message, { cause: reason });
+  }
+}
+
+function isStatusLike(value: unknown): value is { code: Status; details: string; metadata?: Metadata } {
+  if (typeof value !== "object" || value === null) {
+    return false;
+  }
+  const v = value as { code?: unknown; details?: unknown; metadata?: unknown };
+  return (
+    typeof v.code === "number" &&
+    Number.isInteger(v.code) &&
+    typeof v.details === "string" &&
+    (v.metadata === undefined || v.metadata instanceof Metadata)
+  );
+}
+
+export { Status };

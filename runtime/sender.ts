@@ -1,0 +1,100 @@
+import type { Writable } from "node:stream";
+import { type CallLifecycle, Interruptible } from "./call-lifecycle.js";
+import type { CallRecord } from "./registry.js";
+
+/**
+ * Writes every message of `source` to a grpc-js stream, honouring
+ * backpressure: when `write()` returns false it waits for `drain` before the
+ * next message. Every wait gives up as soon as the call fails; the source's
+ * iterator is then closed with `return()`, so a generator's `finally` runs.
+ * Resolves when the source is exhausted; rejects with the source's error or
+ * the call's failure.
+ */
+export async function sendAll<T>(
+  source: AsyncIterable<T> | Iterable<T>,
+  sink: Writable,
+  life: CallLifecycle,
+  record: CallRecord,
+  beforeFirstWrite?: () => void,
+): Promise<void> {
+  const write = (message: T): boolean => {
+    if (record.messagesOut === 0) {
+      beforeFirstWrite?.();
+    }
+    record.messagesOut++;
+    record.lastMessageOutAt = Date.now();
+    return sink.write(message);
+  };
+  const waits = new Interruptible(life);
+  const drain = new DrainWaiter(sink, life);
+  if (!(Symbol.asyncIterator in source)) {
+    // A plain iterable needs no promise per message; only drains are awaited.
+    for (const message of source) {
+      if (!write(message)) {
+        await waits.wait(drain.next());
+      }
+      if (life.failure !== undefined) {
+        throw life.failure;
+      }
+    }
+    return;
+  }
+  const iterator = source[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const result = await waits.wait(iterator.next());
+      if (result.done === true) {
+        return;
+      }
+      if (!write(result.value)) {
+        await waits.wait(drain.next());
+      }
+    }
+  } catch (error) {
+    closeQuietly(iterator);
+    throw error;
+  }
+}
+
+/**
+ * Asks an iterator to stop, ignoring how it answers: an async generator that
+ * is still running settles its `return()` only later, and a rejection there
+ * must not become an unhandled one.
+ */
+export function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>): void {
+  try {
+    const result = iterator.return?.();
+    if (result !== undefined && typeof (result as PromiseLike<unknown>).then === "function") {
+      (result as Promise<unknown>).then(undefined, () => undefined);
+    }
+  } catch {
+    // The iterator's own failure to stop changes nothing for the call.
+  }
+}
+
+/** One `drain` listener per stream for the call's lifetime, not one per wait. */
+class DrainWaiter {
+  private resolve: (() => void) | undefined;
+  private readonly onDrain = (): void => {
+    const resolve = this.resolve;
+    this.resolve = undefined;
+    resolve?.();
+  };
+
+  constructor(
+    private readonly sink: Writable,
+    life: CallLifecycle,
+  ) {
+    sink.on("drain", this.onDrain);
+    life.defer(() => sink.off("drain", this.onDrain));
+  }
+
+  next(): Promise<void> {
+    if (!this.sink.writableNeedDrain) {
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      this.resolve = resolve;
+    });
+  }
+}

@@ -1,0 +1,108 @@
+import { Server, type ServerCredentials, ServerCredentials as Credentials, type ServerOptions as GrpcServerOptions } from "@grpc/grpc-js";
+import type { CallRecord } from "./registry.js";
+import { Registry } from "./registry.js";
+import { adaptMethod } from "./server-handlers.js";
+import type { ImplementationOf, ServiceDescriptor } from "./service.js";
+
+/** Options for `createServer`. */
+export interface ServerOptions {
+  /** grpc-js server options (`grpc.*` keys); they override leaksafe's defaults. */
+  grpcOptions?: GrpcServerOptions | undefined;
+}
+
+/** Stream limits for every method of one service, in milliseconds; `0` disables one. */
+export interface ServiceLimits {
+  idleTimeoutMs?: number | undefined;
+  timeoutMs?: number | undefined;
+  sendTimeoutMs?: number | undefined;
+}
+
+/** What `shutdown` reports. */
+export interface ShutdownReport {
+  /** Calls that ended by themselves during the grace period. */
+  finished: number;
+  /** Calls still open when the grace period ran out, which were cancelled. */
+  forced: Array<Pick<CallRecord, "method" | "peer"> & { ageMs: number }>;
+}
+
+/** A leaksafe server. */
+export interface LeaksafeServer {
+  /** Serves a generated service with `implementation`. Returns the server, for chaining. */
+  add<S extends ServiceDescriptor>(service: S, implementation: ImplementationOf<S>, limits?: ServiceLimits): this;
+  /** Binds `address` ("127.0.0.1:0" picks a free port) and resolves to the bound port. */
+  listen(address: string, credentials?: ServerCredentials): Promise<number>;
+  /**
+   * Stops the server: refuses new calls, waits up to `graceMs` (default
+   * 5000) for calls in flight, then cancels the rest. It always resolves.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<ShutdownReport>;
+  /** The live calls. */
+  activeStreams(): CallRecord[];
+  /** The underlying grpc-js server, for what leaksafe does not wrap. */
+  readonly grpcServer: Server;
+}
+
+/**
+ * Server keepalive defaults: ping an idle client every 30 s and drop it if
+ * the ping is not answered within 10 s, so a vanished client is found.
+ */
+const DEFAULT_GRPC_OPTIONS: GrpcServerOptions = {
+  "grpc.keepalive_time_ms": 30_000,
+  "grpc.keepalive_timeout_ms": 10_000,
+};
+
+/** Creates a server. Add services with `.add`, then `.listen`. */
+export function createServer(options: ServerOptions = {}): LeaksafeServer {
+  const server = new Server({ ...DEFAULT_GRPC_OPTIONS, ...options.grpcOptions });
+  const registry = new Registry();
+  let stopping: Promise<ShutdownReport> | undefined;
+
+  const self: LeaksafeServer = {
+    grpcServer: server,
+    add(service, implementation) {
+      const impl = implementation as Record<string, unknown>;
+      const handlers: Record<string, ReturnType<typeof adaptMethod>> = {};
+      for (const [name, method] of Object.entries(service)) {
+        const fn = impl[name];
+        if (typeof fn !== "function") {
+          throw new TypeError(`the implementation has no function "${name}" for ${method.path}`);
+        }
+        handlers[name] = adaptMethod(method, fn.bind(implementation), registry);
+      }
+      server.addService(service, handlers);
+      return self;
+    },
+    listen(address, credentials) {
+      return new Promise((resolve, reject) => {
+        server.bindAsync(address, credentials ?? Credentials.createInsecure(), (error, port) => {
+          if (error !== null) {
+            reject(error);
+          } else {
+            resolve(port);
+          }
+        });
+      });
+    },
+    shutdown({ graceMs = 5000 } = {}) {
+      stopping ??= new Promise((resolve) => {
+        const before = registry.size;
+        const timer = setTimeout(() => {
+          const now = Date.now();
+          const forced = registry.snapshot().map((r) => ({ method: r.method, peer: r.peer, ageMs: now - r.startedAt }));
+          server.forceShutdown();
+          resolve({ finished: before - forced.length, forced });
+        }, graceMs);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve({ finished: before, forced: [] });
+        });
+      });
+      return stopping;
+    },
+    activeStreams() {
+      return registry.snapshot();
+    },
+  };
+  return self;
+}
