@@ -23,6 +23,7 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     private readonly record: CallRecord,
     private readonly onEnded: () => void,
     private readonly onAbandon: () => void,
+    private readonly confirmEnd = false,
   ) {
     stream.on("readable", this.onReadable);
     stream.on("end", this.onEnd);
@@ -91,6 +92,22 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
   };
 
   private readonly onEnd = (): void => {
+    if (this.confirmEnd) {
+      // A Node http2 client that cancels sends END_STREAM and then
+      // RST_STREAM, so grpc-js first reports a half-close and only later the
+      // cancel. Waiting briefly before reporting the end lets the cancel
+      // arrive first, so a cancelled call is never taken for a finished one.
+      const timer = setTimeout(this.endConfirmed, END_CONFIRM_MS);
+      this.life.defer(() => clearTimeout(timer));
+      return;
+    }
+    this.endConfirmed();
+  };
+
+  private readonly endConfirmed = (): void => {
+    if (this.life.ended && this.life.failure !== undefined) {
+      return;
+    }
     this.ended = true;
     this.onEnded();
     const waiting = this.waiting;
@@ -110,3 +127,10 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     }
   };
 }
+
+/**
+ * How long a server waits after a request stream's END_STREAM before it
+ * reports the end, in case a RST_STREAM follows. The two frames leave a
+ * cancelling client together; on loopback they arrive within a millisecond.
+ */
+const END_CONFIRM_MS = 5;

@@ -155,6 +155,7 @@ function receiveRequests(
     record,
     () => undefined,
     () => undefined,
+    true,
   );
 }
 
