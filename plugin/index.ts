@@ -1,5 +1,5 @@
 export { buildFileView, outputPathFor, PLUGIN_NAME } from "./build-view.js";
-export { type PluginOptions, PluginOptionError, parseOptions, type TsProtoNaming } from "./options.js";
+export { PluginOptionError, type PluginOptions, parseOptions, type TsProtoNaming } from "./options.js";
 export { leaksafePlugin, run } from "./plugin.js";
 export { createRenderer, formatJsDoc, type Renderer } from "./render.js";
 export type * from "./view-model.js";

@@ -2,6 +2,8 @@
  * The plugin's pure core: one CodeGeneratorRequest in, one response out.
  * Only `bin.ts` touches stdin, stdout and the exit code.
  */
+
+import { join } from "node:path";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import {
   type CodeGeneratorRequest,
@@ -13,7 +15,6 @@ import {
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
 import type { Plugin } from "@bufbuild/protoplugin";
-import { join } from "node:path";
 import { buildFileView, PLUGIN_NAME } from "./build-view.js";
 import { parseOptions } from "./options.js";
 import { packageInfo } from "./package-info.js";

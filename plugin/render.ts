@@ -25,7 +25,10 @@ export function createRenderer(builtinDir: string, overrideDir: string | undefin
   const templates = new Map(builtins);
   if (overrideDir !== undefined) {
     if (!existsSync(overrideDir) || !statSync(overrideDir).isDirectory()) {
-      throw new PluginOptionError("templates", `"${overrideDir}" is not a folder (resolved to ${join(process.cwd(), overrideDir)})`);
+      throw new PluginOptionError(
+        "templates",
+        `"${overrideDir}" is not a folder (resolved to ${join(process.cwd(), overrideDir)})`,
+      );
     }
     for (const [name, source] of readTemplates(overrideDir)) {
       templates.set(name, source);
@@ -85,7 +88,7 @@ function readTemplates(dir: string): Map<string, string> {
 
 function registerHelpers(hbs: typeof Handlebars): void {
   hbs.registerHelper("jsdoc", (lines: unknown, options: Handlebars.HelperOptions) =>
-    formatJsDoc(Array.isArray(lines) ? lines.map(String) : [], options.hash["deprecated"] === true),
+    formatJsDoc(Array.isArray(lines) ? lines.map(String) : [], options.hash.deprecated === true),
   );
 }
 

@@ -234,7 +234,8 @@ function receiveResponses<Res>(
       drained = true;
       maybeFinish();
     },
-    () => life.fail(new RpcError(Status.CANCELLED, "the response stream was left before its end", { reason: "cancelled" })),
+    () =>
+      life.fail(new RpcError(Status.CANCELLED, "the response stream was left before its end", { reason: "cancelled" })),
   );
 }
 

@@ -1,5 +1,5 @@
-import { Client, type ChannelCredentials, type ChannelOptions, credentials, type Interceptor } from "@grpc/grpc-js";
-import { callBidi, callClientStream, callServerStream, callUnary, type ChannelCall } from "./client-calls.js";
+import { type ChannelCredentials, type ChannelOptions, Client, credentials, type Interceptor } from "@grpc/grpc-js";
+import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
 import { Registry } from "./registry.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
 
@@ -24,10 +24,14 @@ export interface ClientBase {
  * `createClient(ChatService, "127.0.0.1:50051")` returns a `ChatClient`.
  * Call `close()` when done with it.
  */
-export function createClient<S extends ServiceDescriptor>(service: S, address: string, options: ClientOptions = {}): ClientOf<S> {
+export function createClient<S extends ServiceDescriptor>(
+  service: S,
+  address: string,
+  options: ClientOptions = {},
+): ClientOf<S> {
   const channelOptions: ChannelOptions = { ...options.channelOptions };
   if (options.interceptors !== undefined) {
-    channelOptions["interceptors"] = options.interceptors;
+    channelOptions.interceptors = options.interceptors;
   }
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   const registry = new Registry();

@@ -7,6 +7,8 @@
  * on every call end, so a call counts as cancelled only if it had not
  * already finished when the event came.
  */
+
+import type { Readable, Writable } from "node:stream";
 import type {
   handleBidiStreamingCall,
   handleClientStreamingCall,
@@ -16,7 +18,6 @@ import type {
   ServerErrorResponse,
   UntypedHandleCall,
 } from "@grpc/grpc-js";
-import type { Readable, Writable } from "node:stream";
 import { CallLifecycle } from "./call-lifecycle.js";
 import { Receiver } from "./receiver.js";
 import type { CallRecord, Registry } from "./registry.js";
@@ -135,7 +136,11 @@ function adaptServerStreaming(
   };
 }
 
-function adaptBidi(method: MethodDescriptor, handler: Handler, registry: Registry): handleBidiStreamingCall<unknown, unknown> {
+function adaptBidi(
+  method: MethodDescriptor,
+  handler: Handler,
+  registry: Registry,
+): handleBidiStreamingCall<unknown, unknown> {
   return (call) => {
     const { life, context, record } = begin(method, call, registry);
     const requests = receiveRequests(call, life, record);
@@ -144,11 +149,7 @@ function adaptBidi(method: MethodDescriptor, handler: Handler, registry: Registr
 }
 
 /** The request stream a handler reads. Leaving it early does not end the call. */
-function receiveRequests(
-  call: SurfaceCall & Readable,
-  life: CallLifecycle,
-  record: CallRecord,
-): Receiver<unknown> {
+function receiveRequests(call: SurfaceCall & Readable, life: CallLifecycle, record: CallRecord): Receiver<unknown> {
   return new Receiver(
     call,
     life,

@@ -1,4 +1,9 @@
-import { Server, type ServerCredentials, ServerCredentials as Credentials, type ServerOptions as GrpcServerOptions } from "@grpc/grpc-js";
+import {
+  ServerCredentials as Credentials,
+  type ServerOptions as GrpcServerOptions,
+  Server,
+  type ServerCredentials,
+} from "@grpc/grpc-js";
 import type { CallRecord } from "./registry.js";
 import { Registry } from "./registry.js";
 import { adaptMethod } from "./server-handlers.js";

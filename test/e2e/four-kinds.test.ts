@@ -133,7 +133,10 @@ describe("server streaming", () => {
       seen.push(event.revision);
       assert.equal(event.joined?.who, `u${event.revision}`);
     }
-    assert.deepEqual(seen, Array.from({ length: 50 }, (_, i) => 11 + i));
+    assert.deepEqual(
+      seen,
+      Array.from({ length: 50 }, (_, i) => 11 + i),
+    );
   });
 
   test("nothing is sent until the first next()", async () => {
@@ -342,7 +345,8 @@ describe("bidi", () => {
           if (reply.text === "3") controller.abort(new Error("user left"));
         }
       })(),
-      (error: unknown) => error instanceof RpcError && error.reason === "cancelled" && (error.cause as Error).message === "user left",
+      (error: unknown) =>
+        error instanceof RpcError && error.reason === "cancelled" && (error.cause as Error).message === "user left",
     );
     await eventually(() => serverReason !== undefined, "the server handler to see the cancellation");
     assert.equal((serverReason as RpcError).code, Status.CANCELLED);

@@ -3,8 +3,12 @@
  * example stubs, with a leak check when the test is done.
  */
 import assert from "node:assert/strict";
-import { type ChatClient, type ChatImplementation, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { createClient, createServer, type LeaksafeServer } from "leaksafe";
+import {
+  type ChatClient,
+  type ChatImplementation,
+  ChatService,
+} from "../../generated-example/example/v1/chat_leaksafe.js";
 
 export interface Harness {
   server: LeaksafeServer;
@@ -36,7 +40,10 @@ export async function startChat(overrides: Partial<ChatImplementation>): Promise
       client.close();
       const report = await server.shutdown({ graceMs: 1000 });
       assert.deepEqual(report.forced, [], "no call should be open at shutdown");
-      await eventually(() => sameCounts(resourceCounts(), baseline), () => `active resources back to baseline: ${JSON.stringify(diff(resourceCounts(), baseline))}`);
+      await eventually(
+        () => sameCounts(resourceCounts(), baseline),
+        () => `active resources back to baseline: ${JSON.stringify(diff(resourceCounts(), baseline))}`,
+      );
     },
   };
 }
