@@ -72,4 +72,6 @@ await client.post({ author: "ann", text: "never sent" }, { signal: controller.si
 
 client.close();
 const report = await server.shutdown({ graceMs: 1000 });
-console.log(`shutdown: ${report.finished} calls finished, ${report.forced.length} forced; live calls: ${server.activeStreams().length}`);
+console.log(
+  `shutdown: ${report.finished} calls finished, ${report.forced.length} forced; live calls: ${server.activeStreams().length}`,
+);
