@@ -83,7 +83,7 @@ test("the packed package installs, generates, type-checks and runs", { timeout: 
       "  async *converse(requests) { for await (const m of requests) yield m; },",
       "});",
       'const port = await server.listen("127.0.0.1:0");',
-      "const client: ChatClient = createClient(ChatService, `127.0.0.1:${port}`);",
+      'const client: ChatClient = createClient(ChatService, "127.0.0.1:" + port);',
       'const { revision } = await client.post({ author: "a", text: "four" });',
       "const error = await client.post({ author: 'a', text: '' }, { signal: AbortSignal.abort() }).catch((e: unknown) => e);",
       'console.log(JSON.stringify({ revision, cancelled: error instanceof RpcError && error.reason === "cancelled" }));',
