@@ -74,6 +74,21 @@ function observe(call: NodeJS.EventEmitter, options: CallOptions): void {
   }
 }
 
+/** The grpc-js callback of a call with one response: it ends the call's lifecycle. */
+function settle<Res>(
+  life: CallLifecycle,
+  deadline: number | undefined,
+  resolve: (response: Res) => void,
+): (error: ServiceError | null, response?: Res) => void {
+  return (error, response) => {
+    if (error !== null) {
+      life.fail(fromStatus(error, deadline));
+    } else if (life.finish()) {
+      resolve(response as Res);
+    }
+  };
+}
+
 export function callUnary<Req, Res>(
   target: ChannelCall,
   method: MethodDescriptor<Req, Res>,
@@ -94,13 +109,7 @@ export function callUnary<Req, Res>(
       request,
       toMetadata(options.metadata),
       grpcOptions(prepared),
-      (error, response) => {
-        if (error !== null) {
-          life.fail(fromStatus(error, deadline));
-        } else if (life.finish()) {
-          resolve(response as Res);
-        }
-      },
+      settle(life, deadline, resolve),
     );
     observe(call, options);
     life.onFail((failure) => {
@@ -129,13 +138,7 @@ export function callClientStream<Req, Res>(
       method.responseDeserialize,
       toMetadata(options.metadata),
       grpcOptions(prepared),
-      (error, response) => {
-        if (error !== null) {
-          life.fail(fromStatus(error, deadline));
-        } else if (life.finish()) {
-          resolve(response as Res);
-        }
-      },
+      settle(life, deadline, resolve),
     );
     observe(call, options);
     life.onFail((failure) => {

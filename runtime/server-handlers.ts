@@ -16,6 +16,7 @@ import type {
   handleUnaryCall,
   Metadata,
   ServerErrorResponse,
+  sendUnaryData,
   UntypedHandleCall,
 } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
@@ -83,20 +84,7 @@ function invoke(handler: Handler, input: unknown, context: CallContext): unknown
 function adaptUnary(method: MethodDescriptor, handler: Handler, registry: Registry): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     const { life, context } = begin(method, call, registry);
-    Promise.resolve(invoke(handler, call.request, context)).then(
-      (response) => {
-        if (life.finish()) {
-          context.sendHeader();
-          callback(null, response, context.trailerIfAny());
-        }
-      },
-      (error: unknown) => {
-        if (life.fail(RpcError.from(error))) {
-          context.sendHeader();
-          callback(toStatus(error, context));
-        }
-      },
-    );
+    respondOnce(invoke(handler, call.request, context), life, context, callback);
   };
 }
 
@@ -108,20 +96,7 @@ function adaptClientStreaming(
   return (call, callback) => {
     const { life, context, record } = begin(method, call, registry);
     const requests = receiveRequests(call, life, record);
-    Promise.resolve(invoke(handler, requests, context)).then(
-      (response) => {
-        if (life.finish()) {
-          context.sendHeader();
-          callback(null, response, context.trailerIfAny());
-        }
-      },
-      (error: unknown) => {
-        if (life.fail(RpcError.from(error))) {
-          context.sendHeader();
-          callback(toStatus(error, context));
-        }
-      },
-    );
+    respondOnce(invoke(handler, requests, context), life, context, callback);
   };
 }
 
@@ -146,6 +121,29 @@ function adaptBidi(
     const requests = receiveRequests(call, life, record);
     respondWith(call, invoke(handler, requests, context), life, context, record);
   };
+}
+
+/** Answers a unary-response call with the handler's result, unless the call already ended. */
+function respondOnce(
+  result: unknown,
+  life: CallLifecycle,
+  context: CallContext,
+  callback: sendUnaryData<unknown>,
+): void {
+  Promise.resolve(result).then(
+    (response) => {
+      if (life.finish()) {
+        context.sendHeader();
+        callback(null, response, context.trailerIfAny());
+      }
+    },
+    (error: unknown) => {
+      if (life.fail(RpcError.from(error))) {
+        context.sendHeader();
+        callback(toStatus(error, context));
+      }
+    },
+  );
 }
 
 /** The request stream a handler reads. Leaving it early does not end the call. */
