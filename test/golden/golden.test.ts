@@ -49,6 +49,17 @@ test("buf and protoc generate identical files", () => {
   }
 });
 
+test("buf's strategy: all gives the same files as strategy: directory", () => {
+  const out = tempDir("golden-strategy-all");
+  try {
+    const r = bufGenerate(PROTO, out, OPTS, TS_PROTO_OPTS, "all");
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(readTree(out, "_leaksafe.ts"), readTree(bufOut, "_leaksafe.ts"));
+  } finally {
+    removeDir(out);
+  }
+});
+
 test("the output matches the checked-in expectations", () => {
   const actual = readTree(bufOut, "_leaksafe.ts");
   if (process.env.UPDATE_GOLDEN === "1") {

@@ -43,12 +43,13 @@ export function bufGenerate(
   out: string,
   leaksafeOpts: string[],
   tsProtoOpts: string[] = TS_PROTO_OPTS,
+  strategy: "directory" | "all" = "directory",
 ): RunResult {
   const template = {
     version: "v2",
     plugins: [
-      { local: ["node", TS_PROTO_BIN], out, opt: tsProtoOpts },
-      { local: ["node", PLUGIN_BIN], out, opt: leaksafeOpts },
+      { local: ["node", TS_PROTO_BIN], out, opt: tsProtoOpts, strategy },
+      { local: ["node", PLUGIN_BIN], out, opt: leaksafeOpts, strategy },
     ],
   };
   return run(BUF, ["generate", moduleDir, "--template", JSON.stringify(template)]);
