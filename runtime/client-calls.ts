@@ -1,34 +1,39 @@
 /**
  * The four client call kinds over a grpc-js channel. Each call has one
- * CallLifecycle; its end releases the signal listener, the registry entry
- * and the stream listeners, and cancels the grpc-js call if it failed here.
+ * CallLifecycle; its end releases the signal listener, the timer, the
+ * registry entry and the stream listeners, and cancels the grpc-js call if
+ * it failed on this side.
  */
 import type { Client, ClientDuplexStream, ClientReadableStream, ServiceError, StatusObject } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
+import { CallTimer } from "./call-timer.js";
+import { type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
 import type { CallRecord, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
 
-/** What a client's calls share: the channel and its registry. */
+/** What a client's calls share: the channel, its registry and its default limits. */
 export interface ChannelCall {
   channel: Client;
   registry: Registry;
   peer: string;
+  defaults: StreamLimits | undefined;
 }
 
 /** A call that has been set up but not yet started on the channel. */
 interface Prepared {
   life: CallLifecycle;
   record: CallRecord;
+  limits: ResolvedLimits;
   deadline: number | undefined;
 }
 
 function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): Prepared {
-  const timeoutMs = options.timeoutMs ?? 0;
-  const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+  const limits = resolveLimits(method.kind !== "unary", options, target.defaults, methodPolicy(method));
+  const deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
   const life = new CallLifecycle();
   const record = target.registry.open(method.path, method.kind, target.peer, deadline);
   life.defer(() => target.registry.close(record));
@@ -44,7 +49,30 @@ function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOpt
       life.defer(() => signal.removeEventListener("abort", onAbort));
     }
   }
-  return { life, record, deadline };
+  return { life, record, limits, deadline };
+}
+
+/** The limits a method carries from its .proto, if any. */
+export function methodPolicy(method: MethodDescriptor): StreamLimits | undefined {
+  return (method as { policy?: StreamLimits }).policy;
+}
+
+/** The call's one timer, for the idle and send deadlines; the total one travels as the gRPC deadline. */
+function startTimer(prepared: Prepared, receiver: Receiver<unknown> | undefined): CallTimer {
+  const { life, record, limits } = prepared;
+  const timer = new CallTimer(
+    {
+      record,
+      idleTimeoutMs: receiver === undefined ? 0 : limits.idleTimeoutMs,
+      sendTimeoutMs: limits.sendTimeoutMs,
+      deadline: Number.POSITIVE_INFINITY,
+      receiving: () => receiver?.receiving ?? false,
+      buffered: () => receiver?.buffered ?? false,
+    },
+    (error) => life.fail(error),
+  );
+  life.defer(() => timer.stop());
+  return timer;
 }
 
 function aborted(signal: AbortSignal): RpcError {
@@ -54,9 +82,25 @@ function aborted(signal: AbortSignal): RpcError {
   });
 }
 
+/**
+ * grpc-js reports a lost connection as a status it made up itself; these are
+ * its words for it. Such a status means the peer went away, not that it
+ * answered.
+ */
+const CONNECTION_LOST =
+  /Connection dropped|ECONNRESET|ECONNREFUSED|EPIPE|Received RST_STREAM|socket hang up|GOAWAY|Call cancelled|Stream refused/i;
+
 /** The RpcError for a status the channel reported. */
 function fromStatus(error: ServiceError, deadline: number | undefined): RpcError {
-  const reason = error.code === Status.DEADLINE_EXCEEDED && deadline !== undefined ? "deadline" : "remote";
+  let reason: RpcError["reason"] = "remote";
+  if (error.code === Status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline - 5) {
+    reason = "deadline";
+  } else if (
+    (error.code === Status.UNAVAILABLE || error.code === Status.INTERNAL || error.code === Status.CANCELLED) &&
+    CONNECTION_LOST.test(error.details)
+  ) {
+    reason = "peer-gone";
+  }
   return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: error });
 }
 
@@ -145,7 +189,8 @@ export function callClientStream<Req, Res>(
       call.cancel();
       reject(failure);
     });
-    sendAll(requests, call, life, record).then(
+    const timer = startTimer(prepared, undefined);
+    sendAll(requests, call, { life, record, timer }).then(
       () => call.end(),
       (error: unknown) => life.fail(requestsFailed(error)),
     );
@@ -171,7 +216,9 @@ export function callServerStream<Req, Res>(
       toMetadata(options.metadata),
       grpcOptions(prepared),
     );
-    return receiveResponses(call, prepared, options);
+    const responses = receiveResponses(call, prepared, options);
+    startTimer(prepared, responses as Receiver<unknown>);
+    return responses;
   });
 }
 
@@ -183,8 +230,9 @@ export function callBidi<Req, Res>(
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
     const prepared = prepare(target, method, options);
-    if (prepared.life.failure !== undefined) {
-      return failed(prepared.life.failure);
+    const { life, record } = prepared;
+    if (life.failure !== undefined) {
+      return failed(life.failure);
     }
     const call: ClientDuplexStream<Req, Res> = target.channel.makeBidiStreamRequest(
       method.path,
@@ -194,9 +242,10 @@ export function callBidi<Req, Res>(
       grpcOptions(prepared),
     );
     const responses = receiveResponses(call, prepared, options);
-    sendAll(requests, call, prepared.life, prepared.record).then(
+    const timer = startTimer(prepared, responses as Receiver<unknown>);
+    sendAll(requests, call, { life, record, timer }).then(
       () => call.end(),
-      (error: unknown) => prepared.life.fail(requestsFailed(error)),
+      (error: unknown) => life.fail(requestsFailed(error)),
     );
     return responses;
   });

@@ -1,6 +1,7 @@
 import { type ChannelCredentials, type ChannelOptions, Client, credentials, type Interceptor } from "@grpc/grpc-js";
 import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
-import { Registry } from "./registry.js";
+import type { StreamLimits } from "./limits.js";
+import { type CallRecord, Registry } from "./registry.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
 
 /** Options for `createClient`. */
@@ -11,12 +12,19 @@ export interface ClientOptions {
   channelOptions?: ChannelOptions | undefined;
   /** grpc-js client interceptors; they see every call. */
   interceptors?: Interceptor[] | undefined;
+  /**
+   * Limits for every call of this client, below the per-call options and
+   * above the method's .proto policy and the built-in defaults.
+   */
+  limits?: StreamLimits | undefined;
 }
 
 /** What every generated client has besides its rpcs. */
 export interface ClientBase {
   /** Closes the channel. Calls in flight are cancelled. */
   close(): void;
+  /** This client's live calls: method, start, messages in and out, deadline. */
+  activeStreams(): CallRecord[];
 }
 
 /**
@@ -35,9 +43,10 @@ export function createClient<S extends ServiceDescriptor>(
   }
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   const registry = new Registry();
-  const target: ChannelCall = { channel, registry, peer: address };
+  const target: ChannelCall = { channel, registry, peer: address, defaults: options.limits };
   const client: Record<string, unknown> = {
     close: () => channel.close(),
+    activeStreams: () => registry.snapshot(),
   };
   for (const [name, method] of Object.entries(service)) {
     client[name] = bindMethod(target, method);

@@ -34,6 +34,16 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     });
   }
 
+  /** Whether messages may still arrive for a reader: not ended, not left. */
+  get receiving(): boolean {
+    return !this.ended && !this.done;
+  }
+
+  /** Whether received messages wait to be read. */
+  get buffered(): boolean {
+    return this.stream.readableLength > 0;
+  }
+
   [Symbol.asyncIterator](): this {
     return this;
   }

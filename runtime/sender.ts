@@ -1,11 +1,23 @@
 import type { Writable } from "node:stream";
 import { type CallLifecycle, Interruptible } from "./call-lifecycle.js";
+import type { CallTimer } from "./call-timer.js";
 import type { CallRecord } from "./registry.js";
+
+/** What a send needs from its call. */
+export interface SendContext {
+  life: CallLifecycle;
+  record: CallRecord;
+  /** Bounds each wait for `drain` by the send deadline. */
+  timer: CallTimer;
+  /** Runs once, before the first message is written (to send response headers). */
+  beforeFirstWrite?: (() => void) | undefined;
+}
 
 /**
  * Writes every message of `source` to a grpc-js stream, honouring
  * backpressure: when `write()` returns false it waits for `drain` before the
- * next message. Every wait gives up as soon as the call fails; the source's
+ * next message, for at most the send deadline. Every wait gives up as soon
+ * as the call fails; the source's
  * iterator is then closed with `return()`, so a generator's `finally` runs.
  * Resolves when the source is exhausted; rejects with the source's error or
  * the call's failure.
@@ -13,9 +25,7 @@ import type { CallRecord } from "./registry.js";
 export async function sendAll<T>(
   source: AsyncIterable<T> | Iterable<T>,
   sink: Writable,
-  life: CallLifecycle,
-  record: CallRecord,
-  beforeFirstWrite?: () => void,
+  { life, record, timer, beforeFirstWrite }: SendContext,
 ): Promise<void> {
   const write = (message: T): boolean => {
     if (record.messagesOut === 0) {
@@ -26,7 +36,7 @@ export async function sendAll<T>(
     return sink.write(message);
   };
   const waits = new Interruptible(life);
-  const drain = new DrainWaiter(sink, life);
+  const drain = new DrainWaiter(sink, life, timer);
   if (!(Symbol.asyncIterator in source)) {
     // A plain iterable needs no promise per message; only drains are awaited.
     for (const message of source) {
@@ -78,12 +88,14 @@ class DrainWaiter {
   private readonly onDrain = (): void => {
     const resolve = this.resolve;
     this.resolve = undefined;
+    this.timer.sendUnblocked();
     resolve?.();
   };
 
   constructor(
     private readonly sink: Writable,
     life: CallLifecycle,
+    private readonly timer: CallTimer,
   ) {
     sink.on("drain", this.onDrain);
     life.defer(() => sink.off("drain", this.onDrain));
@@ -93,6 +105,7 @@ class DrainWaiter {
     if (!this.sink.writableNeedDrain) {
       return Promise.resolve();
     }
+    this.timer.sendBlocked();
     return new Promise((resolve) => {
       this.resolve = resolve;
     });

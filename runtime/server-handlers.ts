@@ -14,63 +14,117 @@ import type {
   handleClientStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
-  Metadata,
   ServerErrorResponse,
   sendUnaryData,
   UntypedHandleCall,
 } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
+import { CallTimer } from "./call-timer.js";
+import type { ResolvedLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
 import type { CallRecord, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
+import { resetStream } from "./server-reset.js";
 import type { MethodDescriptor } from "./service.js";
 
 type Handler = (input: unknown, context: CallContext) => unknown;
 
+/** What every adapter of one server shares. */
+export interface ServerScope {
+  registry: Registry;
+  /** Calls in flight, so shutdown can tell them to stop. */
+  live: Set<CallLifecycle>;
+}
+
 /** Makes the grpc-js handler for one method of an implementation. */
-export function adaptMethod(method: MethodDescriptor, handler: Handler, registry: Registry): UntypedHandleCall {
+export function adaptMethod(
+  method: MethodDescriptor,
+  handler: Handler,
+  limits: ResolvedLimits,
+  scope: ServerScope,
+): UntypedHandleCall {
+  const setup: Setup = { method, handler, limits, scope };
   switch (method.kind) {
     case "unary":
-      return adaptUnary(method, handler, registry);
+      return adaptUnary(setup);
     case "server-streaming":
-      return adaptServerStreaming(method, handler, registry);
+      return adaptServerStreaming(setup);
     case "client-streaming":
-      return adaptClientStreaming(method, handler, registry);
+      return adaptClientStreaming(setup);
     case "bidi":
-      return adaptBidi(method, handler, registry);
+      return adaptBidi(setup);
   }
 }
 
-/** Sets up the lifecycle, context and registry entry shared by every kind. */
-function begin(method: MethodDescriptor, call: SurfaceCall, registry: Registry) {
-  const life = new CallLifecycle();
-  const context = new CallContext(call, life);
-  const record = registry.open(method.path, method.kind, call.getPeer(), context.deadline?.getTime());
-  life.defer(() => registry.close(record));
-  call.once("cancelled", () => {
-    life.fail(cancelledByPeer(context));
-  });
-  return { life, context, record };
+interface Setup {
+  method: MethodDescriptor;
+  handler: Handler;
+  limits: ResolvedLimits;
+  scope: ServerScope;
 }
 
-function cancelledByPeer(context: CallContext): RpcError {
-  const deadline = context.deadline;
-  if (deadline !== undefined && deadline.getTime() <= Date.now()) {
+interface Begun {
+  life: CallLifecycle;
+  context: CallContext;
+  record: CallRecord;
+  /** The absolute deadline: the smaller of the client's and this server's own. */
+  deadline: number;
+  timer?: CallTimer;
+}
+
+/**
+ * Sets up what every kind shares: the lifecycle, the context, the registry
+ * entry and the status a failure on this side sends. `end` sends it.
+ */
+function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorResponse, error: RpcError) => void): Begun {
+  const { method, limits, scope } = setup;
+  const life = new CallLifecycle();
+  const context = new CallContext(call, life);
+  const incoming = context.deadline?.getTime() ?? Number.POSITIVE_INFINITY;
+  const own = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Number.POSITIVE_INFINITY;
+  const deadline = Math.min(incoming, own);
+  const record = scope.registry.open(
+    method.path,
+    method.kind,
+    call.getPeer(),
+    Number.isFinite(deadline) ? deadline : undefined,
+  );
+  scope.live.add(life);
+  life.defer(() => {
+    scope.registry.close(record);
+    scope.live.delete(life);
+  });
+  let over = false;
+  call.once("cancelled", () => {
+    over = true;
+    life.fail(cancelledByPeer(deadline));
+  });
+  life.onFail((error) => {
+    if (!over) {
+      context.sendHeader();
+      end(toStatus(error, context), error);
+    }
+  });
+  return { life, context, record, deadline };
+}
+
+function cancelledByPeer(deadline: number): RpcError {
+  if (deadline <= Date.now()) {
     return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
   }
   return new RpcError(Status.CANCELLED, "the client cancelled the call or went away", { reason: "peer-gone" });
 }
 
-/** The status a handler's error becomes: an RpcError's own, otherwise UNKNOWN with the message. */
-function toStatus(error: unknown, context: CallContext): ServerErrorResponse {
-  const e = RpcError.from(error);
-  const metadata: Metadata = context.trailerIfAny() ?? e.metadata;
-  if (context.trailerIfAny() !== undefined) {
-    metadata.merge(e.metadata);
+/** The status an error becomes: an RpcError's own, otherwise UNKNOWN with the message. */
+function toStatus(error: RpcError, context: CallContext): ServerErrorResponse {
+  const trailer = context.trailerIfAny();
+  const metadata = trailer ?? error.metadata;
+  if (trailer !== undefined) {
+    metadata.merge(error.metadata);
   }
-  return Object.assign(new Error(e.details), { code: e.code, details: e.details, metadata });
+  return Object.assign(new Error(error.details), { code: error.code, details: error.details, metadata });
 }
 
 function invoke(handler: Handler, input: unknown, context: CallContext): unknown {
@@ -81,55 +135,75 @@ function invoke(handler: Handler, input: unknown, context: CallContext): unknown
   }
 }
 
-function adaptUnary(method: MethodDescriptor, handler: Handler, registry: Registry): handleUnaryCall<unknown, unknown> {
+/** A timer for the call's deadline, its idle deadline (while requests arrive) and its send deadline. */
+function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | undefined): void {
+  const { life, record, deadline } = begun;
+  const timer = new CallTimer(
+    {
+      record,
+      idleTimeoutMs: requests === undefined ? 0 : setup.limits.idleTimeoutMs,
+      sendTimeoutMs: setup.limits.sendTimeoutMs,
+      deadline,
+      receiving: () => requests?.receiving ?? false,
+      buffered: () => requests?.buffered ?? false,
+    },
+    (error) => life.fail(error),
+  );
+  life.defer(() => timer.stop());
+  begun.timer = timer;
+}
+
+function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    const { life, context } = begin(method, call, registry);
-    respondOnce(invoke(handler, call.request, context), life, context, callback);
+    const begun = begin(setup, call, (status) => callback(status));
+    startTimer(setup, begun, undefined);
+    respondOnce(invoke(setup.handler, call.request, begun.context), begun, callback);
   };
 }
 
-function adaptClientStreaming(
-  method: MethodDescriptor,
-  handler: Handler,
-  registry: Registry,
-): handleClientStreamingCall<unknown, unknown> {
+function adaptClientStreaming(setup: Setup): handleClientStreamingCall<unknown, unknown> {
   return (call, callback) => {
-    const { life, context, record } = begin(method, call, registry);
-    const requests = receiveRequests(call, life, record);
-    respondOnce(invoke(handler, requests, context), life, context, callback);
+    const begun = begin(setup, call, (status) => callback(status));
+    const requests = receiveRequests(call, begun);
+    startTimer(setup, begun, requests);
+    respondOnce(invoke(setup.handler, requests, begun.context), begun, callback);
   };
 }
 
-function adaptServerStreaming(
-  method: MethodDescriptor,
-  handler: Handler,
-  registry: Registry,
-): handleServerStreamingCall<unknown, unknown> {
+function adaptServerStreaming(setup: Setup): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
-    const { life, context, record } = begin(method, call, registry);
-    respondWith(call, invoke(handler, call.request, context), life, context, record);
+    const begun = begin(setup, call, endStream(call));
+    startTimer(setup, begun, undefined);
+    respondWith(call, invoke(setup.handler, call.request, begun.context), begun);
   };
 }
 
-function adaptBidi(
-  method: MethodDescriptor,
-  handler: Handler,
-  registry: Registry,
-): handleBidiStreamingCall<unknown, unknown> {
+function adaptBidi(setup: Setup): handleBidiStreamingCall<unknown, unknown> {
   return (call) => {
-    const { life, context, record } = begin(method, call, registry);
-    const requests = receiveRequests(call, life, record);
-    respondWith(call, invoke(handler, requests, context), life, context, record);
+    const begun = begin(setup, call, endStream(call));
+    const requests = receiveRequests(call, begun);
+    startTimer(setup, begun, requests);
+    respondWith(call, invoke(setup.handler, requests, begun.context), begun);
+  };
+}
+
+/**
+ * Ends a streaming call with an error status. grpc-js sends the status only
+ * after the messages already queued; if the peer stopped taking them, the
+ * HTTP/2 stream is reset instead, so nothing waits on that peer.
+ */
+function endStream(call: SurfaceCall & Writable): (status: ServerErrorResponse, error: RpcError) => void {
+  return (status, error) => {
+    if (error.reason === "send-timeout" || call.writableNeedDrain) {
+      resetStream(call);
+    } else {
+      call.emit("error", status);
+    }
   };
 }
 
 /** Answers a unary-response call with the handler's result, unless the call already ended. */
-function respondOnce(
-  result: unknown,
-  life: CallLifecycle,
-  context: CallContext,
-  callback: sendUnaryData<unknown>,
-): void {
+function respondOnce(result: unknown, { life, context }: Begun, callback: sendUnaryData<unknown>): void {
   Promise.resolve(result).then(
     (response) => {
       if (life.finish()) {
@@ -137,17 +211,12 @@ function respondOnce(
         callback(null, response, context.trailerIfAny());
       }
     },
-    (error: unknown) => {
-      if (life.fail(RpcError.from(error))) {
-        context.sendHeader();
-        callback(toStatus(error, context));
-      }
-    },
+    (error: unknown) => life.fail(RpcError.from(error)),
   );
 }
 
 /** The request stream a handler reads. Leaving it early does not end the call. */
-function receiveRequests(call: SurfaceCall & Readable, life: CallLifecycle, record: CallRecord): Receiver<unknown> {
+function receiveRequests(call: SurfaceCall & Readable, { life, record }: Begun): Receiver<unknown> {
   return new Receiver(
     call,
     life,
@@ -159,29 +228,29 @@ function receiveRequests(call: SurfaceCall & Readable, life: CallLifecycle, reco
 }
 
 /** Pumps a handler's responses into the call, then ends it with a status. */
-function respondWith(
-  call: SurfaceCall & Writable,
-  responses: unknown,
-  life: CallLifecycle,
-  context: CallContext,
-  record: CallRecord,
-): void {
-  const fail = (error: unknown): void => {
-    if (life.fail(RpcError.from(error))) {
-      context.sendHeader();
-      call.emit("error", toStatus(error, context));
-    }
-  };
+function respondWith(call: SurfaceCall & Writable, responses: unknown, begun: Begun): void {
+  const { life, context, record, timer } = begun;
   if (!isIterable(responses)) {
-    fail(new RpcError(Status.INTERNAL, "the handler did not return an async iterable"));
+    Promise.resolve(responses).then(
+      () => life.fail(new RpcError(Status.INTERNAL, "the handler did not return an async iterable")),
+      (error: unknown) => life.fail(RpcError.from(error)),
+    );
     return;
   }
-  sendAll(responses, call, life, record, () => context.sendHeader()).then(() => {
-    if (life.finish()) {
-      context.sendHeader();
-      call.end(context.trailerIfAny());
-    }
-  }, fail);
+  sendAll(responses, call, {
+    life,
+    record,
+    timer: timer as CallTimer,
+    beforeFirstWrite: () => context.sendHeader(),
+  }).then(
+    () => {
+      if (life.finish()) {
+        context.sendHeader();
+        call.end(context.trailerIfAny());
+      }
+    },
+    (error: unknown) => life.fail(RpcError.from(error)),
+  );
 }
 
 function isIterable(value: unknown): value is AsyncIterable<unknown> | Iterable<unknown> {

@@ -4,9 +4,12 @@ import {
   Server,
   type ServerCredentials,
 } from "@grpc/grpc-js";
+import type { CallLifecycle } from "./call-lifecycle.js";
+import { methodPolicy } from "./client-calls.js";
+import { resolveLimits, type StreamLimits } from "./limits.js";
 import type { CallRecord } from "./registry.js";
 import { Registry } from "./registry.js";
-import { adaptMethod } from "./server-handlers.js";
+import { adaptMethod, type ServerScope } from "./server-handlers.js";
 import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
 /** Options for `createServer`. */
@@ -15,12 +18,12 @@ export interface ServerOptions {
   grpcOptions?: GrpcServerOptions | undefined;
 }
 
-/** Stream limits for every method of one service, in milliseconds; `0` disables one. */
-export interface ServiceLimits {
-  idleTimeoutMs?: number | undefined;
-  timeoutMs?: number | undefined;
-  sendTimeoutMs?: number | undefined;
-}
+/**
+ * Stream limits for every method of one service, in milliseconds; `0`
+ * disables one. They take precedence over the .proto policy and the
+ * built-in defaults. `timeoutMs` is capped by the client's own deadline.
+ */
+export type ServiceLimits = StreamLimits;
 
 /** What `shutdown` reports. */
 export interface ShutdownReport {
@@ -60,11 +63,12 @@ const DEFAULT_GRPC_OPTIONS: GrpcServerOptions = {
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const server = new Server({ ...DEFAULT_GRPC_OPTIONS, ...options.grpcOptions });
   const registry = new Registry();
+  const scope: ServerScope = { registry, live: new Set<CallLifecycle>() };
   let stopping: Promise<ShutdownReport> | undefined;
 
   const self: LeaksafeServer = {
     grpcServer: server,
-    add(service, implementation) {
+    add(service, implementation, limits) {
       const impl = implementation as Record<string, unknown>;
       const handlers: Record<string, ReturnType<typeof adaptMethod>> = {};
       for (const [name, method] of Object.entries(service)) {
@@ -72,7 +76,8 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         if (typeof fn !== "function") {
           throw new TypeError(`the implementation has no function "${name}" for ${method.path}`);
         }
-        handlers[name] = adaptMethod(method, fn.bind(implementation), registry);
+        const resolved = resolveLimits(method.kind !== "unary", limits, methodPolicy(method));
+        handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }
       server.addService(service, handlers);
       return self;
