@@ -59,6 +59,9 @@ export class CallLifecycle {
   }
 }
 
+/** What an interrupted wait rejects with when its call ended successfully. */
+export const CALL_ENDED: unique symbol = Symbol("the call ended");
+
 /**
  * Awaits one promise at a time, but gives up as soon as the call fails. This
  * replaces `Promise.race` against a long-lived promise, which would retain
@@ -69,16 +72,18 @@ export class Interruptible {
   private reject: ((error: unknown) => void) | undefined;
 
   constructor(private readonly life: CallLifecycle) {
-    life.onFail((error) => {
+    // On success the waits end too (a server may answer before the client
+    // has sent everything); they reject with CALL_ENDED.
+    life.defer(() => {
       const reject = this.reject;
       this.reject = undefined;
-      reject?.(error);
+      reject?.(life.failure ?? CALL_ENDED);
     });
   }
 
   wait<T>(promise: PromiseLike<T>): Promise<T> {
-    if (this.life.failure !== undefined) {
-      return Promise.reject(this.life.failure);
+    if (this.life.ended) {
+      return Promise.reject(this.life.failure ?? CALL_ENDED);
     }
     return new Promise<T>((resolve, reject) => {
       this.reject = reject;

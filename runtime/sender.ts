@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import { type CallLifecycle, Interruptible } from "./call-lifecycle.js";
+import { CALL_ENDED, type CallLifecycle, Interruptible } from "./call-lifecycle.js";
 import type { CallTimer } from "./call-timer.js";
 import type { CallRecord } from "./registry.js";
 
@@ -19,8 +19,9 @@ export interface SendContext {
  * next message, for at most the send deadline. Every wait gives up as soon
  * as the call fails; the source's
  * iterator is then closed with `return()`, so a generator's `finally` runs.
- * Resolves when the source is exhausted; rejects with the source's error or
- * the call's failure.
+ * Resolves when the source is exhausted, or when the call ended successfully
+ * first (the source is then closed); rejects with the source's error or the
+ * call's failure.
  */
 export async function sendAll<T>(
   source: AsyncIterable<T> | Iterable<T>,
@@ -39,13 +40,19 @@ export async function sendAll<T>(
   const drain = new DrainWaiter(sink, life, timer);
   if (!(Symbol.asyncIterator in source)) {
     // A plain iterable needs no promise per message; only drains are awaited.
-    for (const message of source) {
-      if (!write(message)) {
-        await waits.wait(drain.next());
+    const iterator = source[Symbol.iterator]();
+    try {
+      for (let r = iterator.next(); r.done !== true && !life.ended; r = iterator.next()) {
+        if (!write(r.value)) {
+          await waits.wait(drain.next());
+        }
       }
-      if (life.failure !== undefined) {
-        throw life.failure;
+      if (life.ended) {
+        closeQuietly(iterator);
       }
+    } catch (error) {
+      closeQuietly(iterator);
+      return rethrowUnlessEnded(error);
     }
     return;
   }
@@ -62,6 +69,13 @@ export async function sendAll<T>(
     }
   } catch (error) {
     closeQuietly(iterator);
+    return rethrowUnlessEnded(error);
+  }
+}
+
+/** A call that ended successfully while sending simply stops sending. */
+function rethrowUnlessEnded(error: unknown): void {
+  if (error !== CALL_ENDED) {
     throw error;
   }
 }

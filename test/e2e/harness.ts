@@ -3,7 +3,8 @@
  * example stubs, with a leak check when the test is done.
  */
 import assert from "node:assert/strict";
-import { createClient, createServer, type LeaksafeServer } from "leaksafe";
+import { createClient, createServer, type LeaksafeServer, type ServiceLimits, type StreamLimits } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
 import {
   type ChatClient,
   type ChatImplementation,
@@ -18,6 +19,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+export interface HarnessOptions {
+  /** Limits given to `server.add`. */
+  serverLimits?: ServiceLimits;
+  /** Limits for every call of the client. */
+  clientLimits?: StreamLimits;
+  /** Long-lived signals whose abort listeners must return to baseline. */
+  signals?: AbortSignal[];
+}
+
 /** An implementation whose methods all fail; tests override what they use. */
 export function unimplemented(): ChatImplementation {
   const fail = (): never => {
@@ -26,11 +36,15 @@ export function unimplemented(): ChatImplementation {
   return { post: fail, watch: fail, upload: fail, converse: fail };
 }
 
-export async function startChat(overrides: Partial<ChatImplementation>): Promise<Harness> {
-  const baseline = resourceCounts();
-  const server = createServer().add(ChatService, { ...unimplemented(), ...overrides });
+export async function startChat(
+  overrides: Partial<ChatImplementation>,
+  options: HarnessOptions = {},
+): Promise<Harness> {
+  const leaks = createLeakChecker({ signals: options.signals });
+  const server = createServer().add(ChatService, { ...unimplemented(), ...overrides }, options.serverLimits);
   const port = await server.listen("127.0.0.1:0");
-  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  const client = createClient(ChatService, `127.0.0.1:${port}`, { limits: options.clientLimits });
+  leaks.track({ registries: [server, client] });
   return {
     server,
     client,
@@ -40,47 +54,27 @@ export async function startChat(overrides: Partial<ChatImplementation>): Promise
       client.close();
       const report = await server.shutdown({ graceMs: 1000 });
       assert.deepEqual(report.forced, [], "no call should be open at shutdown");
-      await eventually(
-        () => sameCounts(resourceCounts(), baseline),
-        () => `active resources back to baseline: ${JSON.stringify(diff(resourceCounts(), baseline))}`,
-      );
+      await leaks.assertNoLeaks();
     },
   };
 }
 
-function resourceCounts(): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const r of process.getActiveResourcesInfo()) {
-    counts.set(r, (counts.get(r) ?? 0) + 1);
-  }
-  return counts;
-}
-
-function diff(now: Map<string, number>, before: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const key of new Set([...now.keys(), ...before.keys()])) {
-    const d = (now.get(key) ?? 0) - (before.get(key) ?? 0);
-    if (d > 0) out[key] = d;
-  }
-  return out;
-}
-
-function sameCounts(now: Map<string, number>, before: Map<string, number>): boolean {
-  return Object.keys(diff(now, before)).length === 0;
-}
-
 /** Polls `condition` for up to `ms`, then fails naming what was awaited. */
-export async function eventually(condition: () => boolean, what: string | (() => string), ms = 2000): Promise<void> {
+export async function eventually(condition: () => boolean, what: string, ms = 2000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > until) {
-      assert.fail(`timed out waiting for ${typeof what === "string" ? what : what()}`);
+      assert.fail(`timed out waiting for ${what}`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(5);
   }
 }
 
-/** Resolves when `signal` aborts. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Resolves when `signal` aborts, with its reason. */
 export function aborted(signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve) => {
     if (signal.aborted) resolve(signal.reason);
