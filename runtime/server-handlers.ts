@@ -34,8 +34,6 @@ type Handler = (input: unknown, context: CallContext) => unknown;
 /** What every adapter of one server shares. */
 export interface ServerScope {
   registry: Registry;
-  /** Calls in flight, so shutdown can tell them to stop. */
-  live: Set<CallLifecycle>;
 }
 
 /** Makes the grpc-js handler for one method of an implementation. */
@@ -91,11 +89,7 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
     call.getPeer(),
     Number.isFinite(deadline) ? deadline : undefined,
   );
-  scope.live.add(life);
-  life.defer(() => {
-    scope.registry.close(record);
-    scope.live.delete(life);
-  });
+  life.defer(() => scope.registry.close(record));
   let over = false;
   call.once("cancelled", () => {
     over = true;

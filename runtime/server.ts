@@ -4,7 +4,6 @@ import {
   Server,
   type ServerCredentials,
 } from "@grpc/grpc-js";
-import type { CallLifecycle } from "./call-lifecycle.js";
 import { methodPolicy } from "./client-calls.js";
 import { resolveLimits, type StreamLimits } from "./limits.js";
 import type { CallRecord } from "./registry.js";
@@ -63,7 +62,7 @@ const DEFAULT_GRPC_OPTIONS: GrpcServerOptions = {
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const server = new Server({ ...DEFAULT_GRPC_OPTIONS, ...options.grpcOptions });
   const registry = new Registry();
-  const scope: ServerScope = { registry, live: new Set<CallLifecycle>() };
+  const scope: ServerScope = { registry };
   let stopping: Promise<ShutdownReport> | undefined;
 
   const self: LeaksafeServer = {

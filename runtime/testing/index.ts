@@ -4,7 +4,7 @@
 export {
   createLeakChecker,
   type HasActiveStreams,
-  type LeakCheckOptions,
   type LeakChecker,
+  type LeakCheckOptions,
   type LeakTargets,
 } from "./leak-checker.js";

@@ -99,7 +99,9 @@ function findLeaks(
         .slice(0, 5)
         .map((c) => `${c.method} with ${c.peer}, open ${Date.now() - c.startedAt} ms`)
         .join("; ");
-      leaks.push(`registry #${i} has ${calls.length} live calls, ${calls.length - baseline} more than at the start: ${shown}`);
+      leaks.push(
+        `registry #${i} has ${calls.length} live calls, ${calls.length - baseline} more than at the start: ${shown}`,
+      );
     }
   });
   return leaks;

@@ -142,6 +142,8 @@ test("one stream of 1,000,000 messages keeps heap flat", { timeout: 180_000 }, a
   }
   assert.equal(count, total);
   const drift = (atEnd - atStart) / MiB;
-  t.diagnostic(`heap after GC: ${(atStart / MiB).toFixed(2)} MiB at 100,000, ${(atEnd / MiB).toFixed(2)} MiB at 999,999`);
+  t.diagnostic(
+    `heap after GC: ${(atStart / MiB).toFixed(2)} MiB at 100,000, ${(atEnd / MiB).toFixed(2)} MiB at 999,999`,
+  );
   assert.ok(Math.abs(drift) <= 2, `heap moved by ${drift.toFixed(2)} MiB between message 100,000 and 1,000,000`);
 });
