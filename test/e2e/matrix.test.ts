@@ -54,10 +54,7 @@ class ServerSide {
 }
 
 /** Consumes an async iterable fully; resolves to the error that ended it, or undefined. */
-async function drain<T>(
-  iterable: AsyncIterable<T>,
-  onItem: (item: T, index: number) => void | "stop" = () => undefined,
-) {
+async function drain<T>(iterable: AsyncIterable<T>, onItem: (item: T, index: number) => unknown = () => undefined) {
   let i = 0;
   try {
     for await (const item of iterable) {
@@ -447,7 +444,7 @@ describe("bidi, the client receives", () => {
       {
         async *converse(_items, ctx) {
           try {
-            for (let i = 0; ; i++) {
+            for (;;) {
               side.lastYieldAt = Date.now();
               yield { author: "s", text: BIG };
             }
@@ -563,6 +560,7 @@ describe("bidi, the server receives", () => {
   test("send timeout on a server that stopped reading", async () => {
     const side = new ServerSide();
     const h = await start({
+      // biome-ignore lint/correctness/useYield: this handler never answers, on purpose
       async *converse(_items, ctx) {
         try {
           side.error = await aborted(ctx.signal);
