@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { RpcError, Status } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
 import type { ChatMessage, RoomEvent, UploadChunk } from "../../generated-example/example/v1/chat.js";
 import type { ChatImplementation } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { startPeer } from "./child.js";
@@ -219,6 +220,7 @@ describe("server streaming, the client receives", () => {
   });
 
   test("the server process is killed", async () => {
+    const leaks = createLeakChecker();
     const peer = await startPeer(["server"]);
     const port = Number(peer.line.split(" ")[1]);
     const { createClient } = await import("leaksafe");
@@ -237,6 +239,7 @@ describe("server streaming, the client receives", () => {
     assert.equal(await kill, "SIGKILL");
     assert.deepEqual(client.activeStreams(), []);
     client.close();
+    await leaks.assertNoLeaks();
   });
 });
 
@@ -470,6 +473,7 @@ describe("bidi, the client receives", () => {
   });
 
   test("the server process is killed", async () => {
+    const leaks = createLeakChecker();
     const peer = await startPeer(["server"]);
     const port = Number(peer.line.split(" ")[1]);
     const { createClient } = await import("leaksafe");
@@ -490,6 +494,7 @@ describe("bidi, the client receives", () => {
     await eventually(() => log.finallyRan, "the request generator's finally");
     assert.deepEqual(client.activeStreams(), []);
     client.close();
+    await leaks.assertNoLeaks();
   });
 });
 

@@ -1,0 +1,103 @@
+/**
+ * Limits: `0` disables one, the per-call value beats the client's default,
+ * bad values are refused, and a consumer that stops reading bounds what the
+ * server can push.
+ */
+import assert from "node:assert/strict";
+import { afterEach, test } from "node:test";
+import { createServer, RpcError, Status } from "leaksafe";
+import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { aborted, eventually, type Harness, sleep, startChat, unimplemented } from "./harness.js";
+
+let harness: Harness | undefined;
+afterEach(async () => {
+  await harness?.close();
+  harness = undefined;
+});
+
+/** A watch that sends one event, waits `quietMs`, sends another, then ends. */
+function quietWatch(quietMs: number) {
+  return async function* () {
+    yield { revision: 1, at: undefined };
+    await sleep(quietMs);
+    yield { revision: 2, at: undefined };
+  };
+}
+
+test("idleTimeoutMs: 0 on the call disables the client's default idle limit", async () => {
+  harness = await startChat({ watch: quietWatch(400) }, { clientLimits: { idleTimeoutMs: 100 } });
+  const seen: number[] = [];
+  for await (const e of harness.client.watch({ afterRevision: 0 }, { idleTimeoutMs: 0 })) seen.push(e.revision);
+  assert.deepEqual(seen, [1, 2]);
+});
+
+test("the client's default idle limit applies when the call sets none", async () => {
+  harness = await startChat({ watch: quietWatch(400) }, { clientLimits: { idleTimeoutMs: 100 } });
+  await assert.rejects(
+    (async () => {
+      for await (const _ of harness.client.watch({ afterRevision: 0 })) {
+      }
+    })(),
+    { code: Status.DEADLINE_EXCEEDED, reason: "idle" },
+  );
+});
+
+test("the server uses the client's deadline when it is smaller than its own", async () => {
+  let reason: unknown;
+  harness = await startChat(
+    {
+      async *watch(_request, ctx) {
+        reason = await aborted(ctx.signal);
+      },
+    },
+    { serverLimits: { timeoutMs: 5000 } },
+  );
+  const started = Date.now();
+  await assert.rejects(
+    (async () => {
+      for await (const _ of harness.client.watch({ afterRevision: 0 }, { timeoutMs: 200 })) {
+      }
+    })(),
+    { code: Status.DEADLINE_EXCEEDED, reason: "deadline" },
+  );
+  await eventually(() => reason !== undefined, "the server to see the deadline");
+  assert.ok(reason instanceof RpcError && reason.reason === "deadline");
+  assert.ok(Date.now() - started < 200 + 250);
+});
+
+test("bad limits are refused with a TypeError that names them", async () => {
+  assert.throws(() => createServer().add(ChatService, unimplemented(), { idleTimeoutMs: -1 }), {
+    name: "TypeError",
+    message: /idleTimeoutMs must be a whole number of milliseconds from 0 \(disabled\) to 2592000000, got -1/,
+  });
+  assert.throws(() => createServer().add(ChatService, unimplemented(), { timeoutMs: 1.5 }), /timeoutMs must be/);
+  harness = await startChat({
+    async post() {
+      return { revision: 1 };
+    },
+  });
+  assert.throws(
+    () => harness?.client.post({ author: "", text: "" }, { sendTimeoutMs: Number.NaN }),
+    /sendTimeoutMs must be/,
+  );
+});
+
+test("a client that stops reading bounds how much the server can push", async () => {
+  let written = 0;
+  harness = await startChat({
+    async *watch() {
+      for (let r = 1; r <= 100_000; r++) {
+        written = r;
+        yield { revision: r, at: undefined };
+      }
+    },
+  });
+  const iterator = harness.client.watch({ afterRevision: 0 })[Symbol.asyncIterator]();
+  await iterator.next();
+  await sleep(500);
+  const stalledAt = written;
+  await sleep(200);
+  assert.equal(written, stalledAt, "the server kept producing while nobody read");
+  assert.ok(written < 20_000, `the server pushed ${written} messages into a stream nobody reads`);
+  await iterator.return?.();
+});
