@@ -47,6 +47,7 @@ test("the server uses the client's deadline when it is smaller than its own", as
   harness = await startChat(
     {
       async *watch(_request, ctx) {
+        yield { revision: 1, at: undefined };
         reason = await aborted(ctx.signal);
       },
     },
