@@ -8,7 +8,7 @@ import type { Client, ClientDuplexStream, ClientReadableStream, ServiceError, St
 import { CallLifecycle } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer } from "./call-timer.js";
-import { type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
 import type { CallRecord, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -50,11 +50,6 @@ function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOpt
     }
   }
   return { life, record, limits, deadline };
-}
-
-/** The limits a method carries from its .proto, if any. */
-export function methodPolicy(method: MethodDescriptor): StreamLimits | undefined {
-  return (method as { policy?: StreamLimits }).policy;
 }
 
 /** The call's one timer, for the idle and send deadlines; the total one travels as the gRPC deadline. */

@@ -67,3 +67,8 @@ export function checkLimit(key: string, value: number): number {
   }
   return value;
 }
+
+/** The limits a method descriptor carries from its .proto, if any. */
+export function methodPolicy(method: object): StreamLimits | undefined {
+  return (method as { policy?: StreamLimits }).policy;
+}

@@ -4,8 +4,7 @@ import {
   Server,
   type ServerCredentials,
 } from "@grpc/grpc-js";
-import { methodPolicy } from "./client-calls.js";
-import { resolveLimits, type StreamLimits } from "./limits.js";
+import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
 import type { CallRecord } from "./registry.js";
 import { Registry } from "./registry.js";
 import { adaptMethod, type ServerScope } from "./server-handlers.js";
