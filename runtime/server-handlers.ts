@@ -104,8 +104,16 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
   return { life, context, record, deadline };
 }
 
+/**
+ * A client whose own deadline passes cancels the call (RST_STREAM, CANCEL)
+ * and the server cannot tell that from any other cancel. The server's copy
+ * of the deadline is later by the request's one-way latency, so a cancel
+ * this close to it is the deadline.
+ */
+const DEADLINE_SKEW_MS = 100;
+
 function cancelledByPeer(deadline: number): RpcError {
-  if (deadline <= Date.now()) {
+  if (deadline - Date.now() <= DEADLINE_SKEW_MS) {
     return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
   }
   return new RpcError(Status.CANCELLED, "the client cancelled the call or went away", { reason: "peer-gone" });
