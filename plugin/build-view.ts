@@ -5,6 +5,7 @@ import type { DescFile, DescMessage, DescMethod, DescService } from "@bufbuild/p
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { getComments } from "@bufbuild/protoplugin";
 import type { PluginOptions } from "./options.js";
+import { POLICY_FIELDS, type PolicyReader } from "./stream-policy.js";
 import { messageModule, messageTypeName, methodName, relativeImport } from "./ts-proto-names.js";
 import {
   CONTEXT_VERSION,
@@ -24,7 +25,12 @@ export function outputPathFor(protoFileName: string): string {
 }
 
 /** Builds the view of one proto file. The file must declare at least one service. */
-export function buildFileView(file: DescFile, options: PluginOptions, pluginVersion: string): FileView {
+export function buildFileView(
+  file: DescFile,
+  options: PluginOptions,
+  pluginVersion: string,
+  policies: PolicyReader,
+): FileView {
   const outputPath = outputPathFor(file.proto.name);
   const names = new LocalNames(file.services);
   const services = file.services.map((service) => buildService(service, names));
@@ -58,6 +64,7 @@ export function buildFileView(file: DescFile, options: PluginOptions, pluginVers
 
   function buildMethod(method: DescMethod, localNames: LocalNames): MethodView {
     const kind = KINDS[method.methodKind];
+    const policy = policies.resolve(method, file.proto.name);
     return {
       protoName: method.name,
       name: clientSafeName(methodName(method.name)),
@@ -70,6 +77,10 @@ export function buildFileView(file: DescFile, options: PluginOptions, pluginVers
       comment: commentLines(method),
       deprecated: method.deprecated,
       idempotency: IDEMPOTENCY[method.idempotency],
+      policy: POLICY_FIELDS.flatMap(([name]) => {
+        const value = policy[name];
+        return value === undefined ? [] : [{ name, value }];
+      }),
     };
   }
 }

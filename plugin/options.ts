@@ -1,3 +1,5 @@
+import { limitProblem, type PolicyLimits } from "./stream-policy.js";
+
 /**
  * Plugin options, parsed strictly: an unknown key or a malformed value fails
  * the whole run with `invalid option "key": reason`, before any file is made.
@@ -30,6 +32,8 @@ export interface PluginOptions {
   /** Leave the plugin version out of the header, so golden files stay stable. Default false. */
   elidePluginVersion: boolean;
   naming: TsProtoNaming;
+  /** Stream limits for every method, below the .proto's own options (`idle_timeout_ms=…` and so on). */
+  policyDefaults: PolicyLimits;
   /** The raw parameter string, echoed in the generated header. */
   parameter: string;
 }
@@ -64,6 +68,7 @@ export function parseOptions(parameter: string): PluginOptions {
     templatesDir: undefined,
     elidePluginVersion: false,
     naming,
+    policyDefaults: {},
     parameter,
   };
   const seen = new Set<string>();
@@ -104,6 +109,15 @@ export function parseOptions(parameter: string): PluginOptions {
       case "useSnakeTypeName":
         naming.useSnakeTypeName = parseBoolean(key, value);
         break;
+      case "idle_timeout_ms":
+        options.policyDefaults.idleTimeoutMs = parseLimit(key, value);
+        break;
+      case "timeout_ms":
+        options.policyDefaults.timeoutMs = parseLimit(key, value);
+        break;
+      case "send_timeout_ms":
+        options.policyDefaults.sendTimeoutMs = parseLimit(key, value);
+        break;
       case "typePrefix":
       case "typeSuffix":
       case "messagePrefix":
@@ -122,6 +136,9 @@ const KNOWN = [
   "runtime_import",
   "templates",
   "elide_plugin_version",
+  "idle_timeout_ms",
+  "timeout_ms",
+  "send_timeout_ms",
   "importSuffix",
   "fileSuffix",
   "snakeToCamel",
@@ -153,6 +170,16 @@ function parseBoolean(key: string, value: string | undefined): boolean {
     default:
       throw new PluginOptionError(key, `expected true or false, got "${value}"`);
   }
+}
+
+function parseLimit(key: string, value: string | undefined): number {
+  const text = requireValue(key, value);
+  const n = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  const problem = Number.isNaN(n) ? "must be a whole number of milliseconds" : limitProblem(n);
+  if (problem !== undefined) {
+    throw new PluginOptionError(key, `"${text}" ${problem}`);
+  }
+  return n;
 }
 
 function parseSnakeToCamel(key: string, value: string | undefined): boolean {

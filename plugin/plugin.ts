@@ -19,6 +19,7 @@ import { buildFileView, PLUGIN_NAME } from "./build-view.js";
 import { parseOptions } from "./options.js";
 import { packageInfo } from "./package-info.js";
 import { createRenderer } from "./render.js";
+import { PolicyReader } from "./stream-policy.js";
 
 /** Generates `<name>_leaksafe.ts` for every requested file that declares a service. */
 export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
@@ -26,6 +27,7 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
   const { root, version } = packageInfo();
   const renderer = createRenderer(join(root, "templates"), options.templatesDir);
   const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
+  const policies = new PolicyReader(registry, options.policyDefaults);
   const files = [];
   for (const name of request.fileToGenerate) {
     const file = registry.getFile(name);
@@ -35,7 +37,7 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
     if (file.services.length === 0) {
       continue;
     }
-    const view = buildFileView(file, options, version);
+    const view = buildFileView(file, options, version, policies);
     files.push(create(CodeGeneratorResponse_FileSchema, { name: view.outputPath, content: renderer.render(view) }));
   }
   // Every file is rendered before any is returned, so a failure writes nothing.

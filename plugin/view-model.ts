@@ -92,4 +92,15 @@ export interface MethodView {
   comment: string[];
   deprecated: boolean;
   idempotency: "unknown" | "no-side-effects" | "idempotent";
+  /**
+   * The stream limits resolved from the .proto and the plugin options, in ms,
+   * as the runtime names them (`idleTimeoutMs`, `timeoutMs`, `sendTimeoutMs`).
+   * Only limits that some level sets are listed; [] leaves all to the runtime.
+   */
+  policy: PolicyEntry[];
+}
+
+export interface PolicyEntry {
+  name: "idleTimeoutMs" | "timeoutMs" | "sendTimeoutMs";
+  value: number;
 }

@@ -32,7 +32,7 @@ interface Prepared {
 }
 
 function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): Prepared {
-  const limits = resolveLimits(method.kind !== "unary", options, target.defaults, methodPolicy(method));
+  const limits = resolveLimits(method.kind !== "unary", options, methodPolicy(method), target.defaults);
   const deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
   const life = new CallLifecycle();
   const record = target.registry.open(method.path, method.kind, target.peer, deadline);

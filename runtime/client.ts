@@ -13,8 +13,8 @@ export interface ClientOptions {
   /** grpc-js client interceptors; they see every call. */
   interceptors?: Interceptor[] | undefined;
   /**
-   * Limits for every call of this client, below the per-call options and
-   * above the method's .proto policy and the built-in defaults.
+   * Defaults for every call of this client where neither the call's options
+   * nor the method's .proto policy set a limit; above the built-in defaults.
    */
   limits?: StreamLimits | undefined;
 }

@@ -69,6 +69,6 @@ export function checkLimit(key: string, value: number): number {
 }
 
 /** The limits a method descriptor carries from its .proto, if any. */
-export function methodPolicy(method: object): StreamLimits | undefined {
-  return (method as { policy?: StreamLimits }).policy;
+export function methodPolicy(method: { readonly policy?: StreamLimits }): StreamLimits | undefined {
+  return method.policy;
 }

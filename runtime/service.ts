@@ -3,6 +3,7 @@
  * `defineService`; each one is also a valid grpc-js `ServiceDefinition`.
  */
 import type { MethodDefinition } from "@grpc/grpc-js";
+import type { StreamLimits } from "./limits.js";
 
 /** The four method kinds. */
 export type MethodKind = "unary" | "server-streaming" | "client-streaming" | "bidi";
@@ -12,6 +13,8 @@ export interface MethodDescriptor<Req = any, Res = any> extends MethodDefinition
   readonly originalName: string;
   readonly kind: MethodKind;
   readonly idempotency: "unknown" | "no-side-effects" | "idempotent";
+  /** The stream limits from the .proto and the plugin options; the runtime's defaults fill the rest. */
+  readonly policy?: StreamLimits;
 }
 
 /** A service: method descriptors by their lowerCamelCase name. */

@@ -20,6 +20,7 @@ export const BenchService = $leaksafe.defineService<BenchImplementation, BenchCl
     originalName: "Flood",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   /** PingPong answers every payload with the same payload. */
   pingPong: {
@@ -33,6 +34,7 @@ export const BenchService = $leaksafe.defineService<BenchImplementation, BenchCl
     originalName: "PingPong",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

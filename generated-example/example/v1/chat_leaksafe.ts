@@ -20,10 +20,13 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Post",
     kind: "unary",
     idempotency: "unknown",
+    policy: { timeoutMs: 600000, sendTimeoutMs: 10000 },
   },
   /**
    * Watch streams the room's events, starting after `after_revision`.
-   * It is a long-lived watch: the stream stays open while nothing happens.
+   * It is a long-lived watch: the stream stays open while nothing happens,
+   * so it has no idle limit and no total deadline; keepalive pings find a
+   * vanished peer instead.
    */
   watch: {
     path: "/example.v1.Chat/Watch",
@@ -36,6 +39,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Watch",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: { idleTimeoutMs: 0, timeoutMs: 0, sendTimeoutMs: 10000 },
   },
   /** Upload sends an attachment in chunks and gets one summary back. */
   upload: {
@@ -49,8 +53,12 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Upload",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: { timeoutMs: 600000, sendTimeoutMs: 10000 },
   },
-  /** Converse is a live conversation: every message sent is answered. */
+  /**
+   * Converse is a live conversation: every message sent is answered, and a
+   * minute of silence ends it.
+   */
   converse: {
     path: "/example.v1.Chat/Converse",
     requestStream: true,
@@ -62,6 +70,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Converse",
     kind: "bidi",
     idempotency: "unknown",
+    policy: { idleTimeoutMs: 60000, timeoutMs: 600000, sendTimeoutMs: 10000 },
   },
 });
 
@@ -71,12 +80,17 @@ export interface ChatImplementation {
   post(request: PostRequest, context: $leaksafe.ServerContext): Promise<PostResponse>;
   /**
    * Watch streams the room's events, starting after `after_revision`.
-   * It is a long-lived watch: the stream stays open while nothing happens.
+   * It is a long-lived watch: the stream stays open while nothing happens,
+   * so it has no idle limit and no total deadline; keepalive pings find a
+   * vanished peer instead.
    */
   watch(request: WatchRequest, context: $leaksafe.ServerContext): AsyncIterable<RoomEvent>;
   /** Upload sends an attachment in chunks and gets one summary back. */
   upload(requests: AsyncIterable<UploadChunk>, context: $leaksafe.ServerContext): Promise<UploadSummary>;
-  /** Converse is a live conversation: every message sent is answered. */
+  /**
+   * Converse is a live conversation: every message sent is answered, and a
+   * minute of silence ends it.
+   */
   converse(requests: AsyncIterable<ChatMessage>, context: $leaksafe.ServerContext): AsyncIterable<ChatMessage>;
 }
 
@@ -86,11 +100,16 @@ export interface ChatClient extends $leaksafe.ClientBase {
   post(request: PostRequest, options?: $leaksafe.CallOptions): Promise<PostResponse>;
   /**
    * Watch streams the room's events, starting after `after_revision`.
-   * It is a long-lived watch: the stream stays open while nothing happens.
+   * It is a long-lived watch: the stream stays open while nothing happens,
+   * so it has no idle limit and no total deadline; keepalive pings find a
+   * vanished peer instead.
    */
   watch(request: WatchRequest, options?: $leaksafe.CallOptions): AsyncIterable<RoomEvent>;
   /** Upload sends an attachment in chunks and gets one summary back. */
   upload(requests: AsyncIterable<UploadChunk> | Iterable<UploadChunk>, options?: $leaksafe.CallOptions): Promise<UploadSummary>;
-  /** Converse is a live conversation: every message sent is answered. */
+  /**
+   * Converse is a live conversation: every message sent is answered, and a
+   * minute of silence ends it.
+   */
   converse(requests: AsyncIterable<ChatMessage> | Iterable<ChatMessage>, options?: $leaksafe.CallOptions): AsyncIterable<ChatMessage>;
 }

@@ -18,6 +18,7 @@ export const UnpackagedService = $leaksafe.defineService<UnpackagedImplementatio
     originalName: "Send",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

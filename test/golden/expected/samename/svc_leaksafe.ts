@@ -20,6 +20,7 @@ export const ConvertService = $leaksafe.defineService<ConvertImplementation, Con
     originalName: "AlphaToBeta",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   betaToAlpha: {
     path: "/golden.samename.Convert/BetaToAlpha",
@@ -32,6 +33,7 @@ export const ConvertService = $leaksafe.defineService<ConvertImplementation, Con
     originalName: "BetaToAlpha",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -19,6 +19,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method000",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method001: {
     path: "/golden.big.v1.Hundred/Method001",
@@ -31,6 +32,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method001",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method002: {
     path: "/golden.big.v1.Hundred/Method002",
@@ -43,6 +45,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method002",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method003: {
     path: "/golden.big.v1.Hundred/Method003",
@@ -55,6 +58,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method003",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method004: {
     path: "/golden.big.v1.Hundred/Method004",
@@ -67,6 +71,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method004",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method005: {
     path: "/golden.big.v1.Hundred/Method005",
@@ -79,6 +84,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method005",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method006: {
     path: "/golden.big.v1.Hundred/Method006",
@@ -91,6 +97,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method006",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method007: {
     path: "/golden.big.v1.Hundred/Method007",
@@ -103,6 +110,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method007",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method008: {
     path: "/golden.big.v1.Hundred/Method008",
@@ -115,6 +123,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method008",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method009: {
     path: "/golden.big.v1.Hundred/Method009",
@@ -127,6 +136,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method009",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method010: {
     path: "/golden.big.v1.Hundred/Method010",
@@ -139,6 +149,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method010",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method011: {
     path: "/golden.big.v1.Hundred/Method011",
@@ -151,6 +162,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method011",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method012: {
     path: "/golden.big.v1.Hundred/Method012",
@@ -163,6 +175,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method012",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method013: {
     path: "/golden.big.v1.Hundred/Method013",
@@ -175,6 +188,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method013",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method014: {
     path: "/golden.big.v1.Hundred/Method014",
@@ -187,6 +201,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method014",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method015: {
     path: "/golden.big.v1.Hundred/Method015",
@@ -199,6 +214,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method015",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method016: {
     path: "/golden.big.v1.Hundred/Method016",
@@ -211,6 +227,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method016",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method017: {
     path: "/golden.big.v1.Hundred/Method017",
@@ -223,6 +240,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method017",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method018: {
     path: "/golden.big.v1.Hundred/Method018",
@@ -235,6 +253,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method018",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method019: {
     path: "/golden.big.v1.Hundred/Method019",
@@ -247,6 +266,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method019",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method020: {
     path: "/golden.big.v1.Hundred/Method020",
@@ -259,6 +279,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method020",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method021: {
     path: "/golden.big.v1.Hundred/Method021",
@@ -271,6 +292,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method021",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method022: {
     path: "/golden.big.v1.Hundred/Method022",
@@ -283,6 +305,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method022",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method023: {
     path: "/golden.big.v1.Hundred/Method023",
@@ -295,6 +318,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method023",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method024: {
     path: "/golden.big.v1.Hundred/Method024",
@@ -307,6 +331,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method024",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method025: {
     path: "/golden.big.v1.Hundred/Method025",
@@ -319,6 +344,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method025",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method026: {
     path: "/golden.big.v1.Hundred/Method026",
@@ -331,6 +357,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method026",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method027: {
     path: "/golden.big.v1.Hundred/Method027",
@@ -343,6 +370,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method027",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method028: {
     path: "/golden.big.v1.Hundred/Method028",
@@ -355,6 +383,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method028",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method029: {
     path: "/golden.big.v1.Hundred/Method029",
@@ -367,6 +396,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method029",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method030: {
     path: "/golden.big.v1.Hundred/Method030",
@@ -379,6 +409,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method030",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method031: {
     path: "/golden.big.v1.Hundred/Method031",
@@ -391,6 +422,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method031",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method032: {
     path: "/golden.big.v1.Hundred/Method032",
@@ -403,6 +435,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method032",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method033: {
     path: "/golden.big.v1.Hundred/Method033",
@@ -415,6 +448,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method033",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method034: {
     path: "/golden.big.v1.Hundred/Method034",
@@ -427,6 +461,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method034",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method035: {
     path: "/golden.big.v1.Hundred/Method035",
@@ -439,6 +474,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method035",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method036: {
     path: "/golden.big.v1.Hundred/Method036",
@@ -451,6 +487,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method036",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method037: {
     path: "/golden.big.v1.Hundred/Method037",
@@ -463,6 +500,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method037",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method038: {
     path: "/golden.big.v1.Hundred/Method038",
@@ -475,6 +513,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method038",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method039: {
     path: "/golden.big.v1.Hundred/Method039",
@@ -487,6 +526,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method039",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method040: {
     path: "/golden.big.v1.Hundred/Method040",
@@ -499,6 +539,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method040",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method041: {
     path: "/golden.big.v1.Hundred/Method041",
@@ -511,6 +552,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method041",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method042: {
     path: "/golden.big.v1.Hundred/Method042",
@@ -523,6 +565,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method042",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method043: {
     path: "/golden.big.v1.Hundred/Method043",
@@ -535,6 +578,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method043",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method044: {
     path: "/golden.big.v1.Hundred/Method044",
@@ -547,6 +591,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method044",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method045: {
     path: "/golden.big.v1.Hundred/Method045",
@@ -559,6 +604,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method045",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method046: {
     path: "/golden.big.v1.Hundred/Method046",
@@ -571,6 +617,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method046",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method047: {
     path: "/golden.big.v1.Hundred/Method047",
@@ -583,6 +630,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method047",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method048: {
     path: "/golden.big.v1.Hundred/Method048",
@@ -595,6 +643,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method048",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method049: {
     path: "/golden.big.v1.Hundred/Method049",
@@ -607,6 +656,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method049",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method050: {
     path: "/golden.big.v1.Hundred/Method050",
@@ -619,6 +669,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method050",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method051: {
     path: "/golden.big.v1.Hundred/Method051",
@@ -631,6 +682,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method051",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method052: {
     path: "/golden.big.v1.Hundred/Method052",
@@ -643,6 +695,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method052",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method053: {
     path: "/golden.big.v1.Hundred/Method053",
@@ -655,6 +708,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method053",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method054: {
     path: "/golden.big.v1.Hundred/Method054",
@@ -667,6 +721,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method054",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method055: {
     path: "/golden.big.v1.Hundred/Method055",
@@ -679,6 +734,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method055",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method056: {
     path: "/golden.big.v1.Hundred/Method056",
@@ -691,6 +747,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method056",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method057: {
     path: "/golden.big.v1.Hundred/Method057",
@@ -703,6 +760,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method057",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method058: {
     path: "/golden.big.v1.Hundred/Method058",
@@ -715,6 +773,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method058",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method059: {
     path: "/golden.big.v1.Hundred/Method059",
@@ -727,6 +786,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method059",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method060: {
     path: "/golden.big.v1.Hundred/Method060",
@@ -739,6 +799,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method060",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method061: {
     path: "/golden.big.v1.Hundred/Method061",
@@ -751,6 +812,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method061",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method062: {
     path: "/golden.big.v1.Hundred/Method062",
@@ -763,6 +825,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method062",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method063: {
     path: "/golden.big.v1.Hundred/Method063",
@@ -775,6 +838,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method063",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method064: {
     path: "/golden.big.v1.Hundred/Method064",
@@ -787,6 +851,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method064",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method065: {
     path: "/golden.big.v1.Hundred/Method065",
@@ -799,6 +864,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method065",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method066: {
     path: "/golden.big.v1.Hundred/Method066",
@@ -811,6 +877,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method066",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method067: {
     path: "/golden.big.v1.Hundred/Method067",
@@ -823,6 +890,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method067",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method068: {
     path: "/golden.big.v1.Hundred/Method068",
@@ -835,6 +903,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method068",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method069: {
     path: "/golden.big.v1.Hundred/Method069",
@@ -847,6 +916,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method069",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method070: {
     path: "/golden.big.v1.Hundred/Method070",
@@ -859,6 +929,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method070",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method071: {
     path: "/golden.big.v1.Hundred/Method071",
@@ -871,6 +942,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method071",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method072: {
     path: "/golden.big.v1.Hundred/Method072",
@@ -883,6 +955,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method072",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method073: {
     path: "/golden.big.v1.Hundred/Method073",
@@ -895,6 +968,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method073",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method074: {
     path: "/golden.big.v1.Hundred/Method074",
@@ -907,6 +981,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method074",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method075: {
     path: "/golden.big.v1.Hundred/Method075",
@@ -919,6 +994,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method075",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method076: {
     path: "/golden.big.v1.Hundred/Method076",
@@ -931,6 +1007,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method076",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method077: {
     path: "/golden.big.v1.Hundred/Method077",
@@ -943,6 +1020,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method077",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method078: {
     path: "/golden.big.v1.Hundred/Method078",
@@ -955,6 +1033,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method078",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method079: {
     path: "/golden.big.v1.Hundred/Method079",
@@ -967,6 +1046,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method079",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method080: {
     path: "/golden.big.v1.Hundred/Method080",
@@ -979,6 +1059,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method080",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method081: {
     path: "/golden.big.v1.Hundred/Method081",
@@ -991,6 +1072,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method081",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method082: {
     path: "/golden.big.v1.Hundred/Method082",
@@ -1003,6 +1085,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method082",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method083: {
     path: "/golden.big.v1.Hundred/Method083",
@@ -1015,6 +1098,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method083",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method084: {
     path: "/golden.big.v1.Hundred/Method084",
@@ -1027,6 +1111,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method084",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method085: {
     path: "/golden.big.v1.Hundred/Method085",
@@ -1039,6 +1124,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method085",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method086: {
     path: "/golden.big.v1.Hundred/Method086",
@@ -1051,6 +1137,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method086",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method087: {
     path: "/golden.big.v1.Hundred/Method087",
@@ -1063,6 +1150,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method087",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method088: {
     path: "/golden.big.v1.Hundred/Method088",
@@ -1075,6 +1163,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method088",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method089: {
     path: "/golden.big.v1.Hundred/Method089",
@@ -1087,6 +1176,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method089",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method090: {
     path: "/golden.big.v1.Hundred/Method090",
@@ -1099,6 +1189,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method090",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method091: {
     path: "/golden.big.v1.Hundred/Method091",
@@ -1111,6 +1202,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method091",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method092: {
     path: "/golden.big.v1.Hundred/Method092",
@@ -1123,6 +1215,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method092",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method093: {
     path: "/golden.big.v1.Hundred/Method093",
@@ -1135,6 +1228,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method093",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method094: {
     path: "/golden.big.v1.Hundred/Method094",
@@ -1147,6 +1241,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method094",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method095: {
     path: "/golden.big.v1.Hundred/Method095",
@@ -1159,6 +1254,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method095",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   method096: {
     path: "/golden.big.v1.Hundred/Method096",
@@ -1171,6 +1267,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method096",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   method097: {
     path: "/golden.big.v1.Hundred/Method097",
@@ -1183,6 +1280,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method097",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method098: {
     path: "/golden.big.v1.Hundred/Method098",
@@ -1195,6 +1293,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method098",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   method099: {
     path: "/golden.big.v1.Hundred/Method099",
@@ -1207,6 +1306,7 @@ export const HundredService = $leaksafe.defineService<HundredImplementation, Hun
     originalName: "Method099",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -19,6 +19,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "GetAPIValue",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   getUserV2: {
     path: "/golden.casing.v1.Casing/get_user_v2",
@@ -31,6 +32,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "get_user_v2",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   httpRequest: {
     path: "/golden.casing.v1.Casing/HTTPRequest",
@@ -43,6 +45,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "HTTPRequest",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   v2Upload: {
     path: "/golden.casing.v1.Casing/V2Upload",
@@ -55,6 +58,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "V2Upload",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   lowerCase: {
     path: "/golden.casing.v1.Casing/lowerCase",
@@ -67,6 +71,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "lowerCase",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   x: {
     path: "/golden.casing.v1.Casing/X",
@@ -79,6 +84,7 @@ export const CasingService = $leaksafe.defineService<CasingImplementation, Casin
     originalName: "X",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -19,6 +19,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Close",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   then$: {
     path: "/golden.clash.v1.Chat/Then",
@@ -31,6 +32,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Then",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   toString$: {
     path: "/golden.clash.v1.Chat/ToString",
@@ -43,6 +45,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "ToString",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   send: {
     path: "/golden.clash.v1.Chat/Send",
@@ -55,6 +58,7 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     originalName: "Send",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

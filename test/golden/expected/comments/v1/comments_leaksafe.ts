@@ -26,6 +26,7 @@ export const CommentedService = $leaksafe.defineService<CommentedImplementation,
     originalName: "Write",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   /**
    * This method is going away.
@@ -42,6 +43,7 @@ export const CommentedService = $leaksafe.defineService<CommentedImplementation,
     originalName: "Old",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   quiet: {
     path: "/golden.comments.v1.Commented/Quiet",
@@ -54,6 +56,7 @@ export const CommentedService = $leaksafe.defineService<CommentedImplementation,
     originalName: "Quiet",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 
@@ -104,6 +107,7 @@ export const RetiredService = $leaksafe.defineService<RetiredImplementation, Ret
     originalName: "Gone",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

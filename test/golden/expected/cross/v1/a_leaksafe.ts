@@ -20,6 +20,7 @@ export const CrossingService = $leaksafe.defineService<CrossingImplementation, C
     originalName: "Fetch",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   feed: {
     path: "/golden.cross.v1.Crossing/Feed",
@@ -32,6 +33,7 @@ export const CrossingService = $leaksafe.defineService<CrossingImplementation, C
     originalName: "Feed",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

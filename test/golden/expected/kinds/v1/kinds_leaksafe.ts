@@ -19,6 +19,7 @@ export const KindsService = $leaksafe.defineService<KindsImplementation, KindsCl
     originalName: "Unary",
     kind: "unary",
     idempotency: "no-side-effects",
+    policy: {},
   },
   serverStream: {
     path: "/golden.kinds.v1.Kinds/ServerStream",
@@ -31,6 +32,7 @@ export const KindsService = $leaksafe.defineService<KindsImplementation, KindsCl
     originalName: "ServerStream",
     kind: "server-streaming",
     idempotency: "idempotent",
+    policy: {},
   },
   clientStream: {
     path: "/golden.kinds.v1.Kinds/ClientStream",
@@ -43,6 +45,7 @@ export const KindsService = $leaksafe.defineService<KindsImplementation, KindsCl
     originalName: "ClientStream",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   bidi: {
     path: "/golden.kinds.v1.Kinds/Bidi",
@@ -55,6 +58,7 @@ export const KindsService = $leaksafe.defineService<KindsImplementation, KindsCl
     originalName: "Bidi",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

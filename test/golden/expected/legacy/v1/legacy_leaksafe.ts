@@ -19,6 +19,7 @@ export const LegacyService = $leaksafe.defineService<LegacyImplementation, Legac
     originalName: "Lookup",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   scan: {
     path: "/golden.legacy.v1.Legacy/Scan",
@@ -31,6 +32,7 @@ export const LegacyService = $leaksafe.defineService<LegacyImplementation, Legac
     originalName: "Scan",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -19,6 +19,7 @@ export const AskerService = $leaksafe.defineService<AskerImplementation, AskerCl
     originalName: "Ask",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 
@@ -45,6 +46,7 @@ export const AnswererService = $leaksafe.defineService<AnswererImplementation, A
     originalName: "Answer",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -18,6 +18,7 @@ export const NestingService = $leaksafe.defineService<NestingImplementation, Nes
     originalName: "Dig",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   climb: {
     path: "/golden.nested.v1.Nesting/Climb",
@@ -30,6 +31,7 @@ export const NestingService = $leaksafe.defineService<NestingImplementation, Nes
     originalName: "Climb",
     kind: "client-streaming",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -18,6 +18,7 @@ export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, K
     originalName: "Delete",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   class: {
     path: "/golden.reserved.v1.Keywords/Class",
@@ -30,6 +31,7 @@ export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, K
     originalName: "Class",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
   new: {
     path: "/golden.reserved.v1.Keywords/New",
@@ -42,6 +44,7 @@ export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, K
     originalName: "New",
     kind: "server-streaming",
     idempotency: "unknown",
+    policy: {},
   },
   function: {
     path: "/golden.reserved.v1.Keywords/Function",
@@ -54,6 +57,7 @@ export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, K
     originalName: "Function",
     kind: "bidi",
     idempotency: "unknown",
+    policy: {},
   },
   await: {
     path: "/golden.reserved.v1.Keywords/Await",
@@ -66,6 +70,7 @@ export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, K
     originalName: "Await",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 

@@ -20,6 +20,7 @@ export const DeepService = $leaksafe.defineService<DeepImplementation, DeepClien
     originalName: "Reach",
     kind: "unary",
     idempotency: "unknown",
+    policy: {},
   },
 });
 
