@@ -160,7 +160,6 @@ describe("on the client", () => {
     leaks = createLeakChecker();
     let deadline: Date | undefined;
     server = createServer().add(BenchService, {
-      // biome-ignore lint/correctness/useYield: this test never floods
       async *flood() {},
       // biome-ignore lint/correctness/useYield: it never answers, so the client's idle limit fires
       async *pingPong(requests, ctx) {
