@@ -1,5 +1,6 @@
 import { type ChannelCredentials, type ChannelOptions, Client, credentials, type Interceptor } from "@grpc/grpc-js";
 import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
+import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallRecord, Registry } from "./registry.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
@@ -8,7 +9,12 @@ import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js
 export interface ClientOptions {
   /** Default: insecure (plaintext), as for a loopback or mesh-internal peer. */
   credentials?: ChannelCredentials | undefined;
-  /** grpc-js channel options (`grpc.*` keys). */
+  /**
+   * Keepalive pings while calls are open; default {@link CLIENT_KEEPALIVE}
+   * (every 5 min, 20 s to answer). `false` turns them off.
+   */
+  keepalive?: KeepaliveOptions | false | undefined;
+  /** grpc-js channel options (`grpc.*` keys); they override everything else. */
   channelOptions?: ChannelOptions | undefined;
   /** grpc-js client interceptors; they see every call. */
   interceptors?: Interceptor[] | undefined;
@@ -37,7 +43,10 @@ export function createClient<S extends ServiceDescriptor>(
   address: string,
   options: ClientOptions = {},
 ): ClientOf<S> {
-  const channelOptions: ChannelOptions = { ...options.channelOptions };
+  const channelOptions: ChannelOptions = {
+    ...keepaliveOptions(CLIENT_KEEPALIVE, options.keepalive),
+    ...options.channelOptions,
+  };
   if (options.interceptors !== undefined) {
     channelOptions.interceptors = options.interceptors;
   }

@@ -4,6 +4,7 @@ import {
   Server,
   type ServerCredentials,
 } from "@grpc/grpc-js";
+import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
 import type { CallRecord } from "./registry.js";
 import { Registry } from "./registry.js";
@@ -12,7 +13,12 @@ import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
 /** Options for `createServer`. */
 export interface ServerOptions {
-  /** grpc-js server options (`grpc.*` keys); they override leaksafe's defaults. */
+  /**
+   * Keepalive pings to clients; default {@link SERVER_KEEPALIVE} (every 30 s,
+   * 10 s to answer). `false` turns them off.
+   */
+  keepalive?: KeepaliveOptions | false | undefined;
+  /** grpc-js server options (`grpc.*` keys); they override everything else. */
   grpcOptions?: GrpcServerOptions | undefined;
 }
 
@@ -48,18 +54,9 @@ export interface LeaksafeServer {
   readonly grpcServer: Server;
 }
 
-/**
- * Server keepalive defaults: ping an idle client every 30 s and drop it if
- * the ping is not answered within 10 s, so a vanished client is found.
- */
-const DEFAULT_GRPC_OPTIONS: GrpcServerOptions = {
-  "grpc.keepalive_time_ms": 30_000,
-  "grpc.keepalive_timeout_ms": 10_000,
-};
-
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
-  const server = new Server({ ...DEFAULT_GRPC_OPTIONS, ...options.grpcOptions });
+  const server = new Server({ ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive), ...options.grpcOptions });
   const registry = new Registry();
   const scope: ServerScope = { registry };
   let stopping: Promise<ShutdownReport> | undefined;

@@ -3,7 +3,15 @@
  * example stubs, with a leak check when the test is done.
  */
 import assert from "node:assert/strict";
-import { createClient, createServer, type LeaksafeServer, type ServiceLimits, type StreamLimits } from "leaksafe";
+import {
+  type ClientOptions,
+  createClient,
+  createServer,
+  type LeaksafeServer,
+  type ServerOptions,
+  type ServiceLimits,
+  type StreamLimits,
+} from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import {
   type ChatClient,
@@ -26,6 +34,10 @@ export interface HarnessOptions {
   clientLimits?: StreamLimits;
   /** Long-lived signals whose abort listeners must return to baseline. */
   signals?: AbortSignal[];
+  serverOptions?: ServerOptions;
+  clientOptions?: ClientOptions;
+  /** Puts something between client and server: given the server's port, returns the port to dial. */
+  route?: (serverPort: number) => Promise<number>;
 }
 
 /** An implementation whose methods all fail; tests override what they use. */
@@ -41,9 +53,17 @@ export async function startChat(
   options: HarnessOptions = {},
 ): Promise<Harness> {
   const leaks = createLeakChecker({ signals: options.signals });
-  const server = createServer().add(ChatService, { ...unimplemented(), ...overrides }, options.serverLimits);
+  const server = createServer(options.serverOptions).add(
+    ChatService,
+    { ...unimplemented(), ...overrides },
+    options.serverLimits,
+  );
   const port = await server.listen("127.0.0.1:0");
-  const client = createClient(ChatService, `127.0.0.1:${port}`, { limits: options.clientLimits });
+  const dial = options.route === undefined ? port : await options.route(port);
+  const client = createClient(ChatService, `127.0.0.1:${dial}`, {
+    ...options.clientOptions,
+    limits: options.clientLimits,
+  });
   leaks.track({ registries: [server, client] });
   return {
     server,
