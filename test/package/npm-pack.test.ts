@@ -53,11 +53,17 @@ test("the packed package installs, generates, type-checks and runs", { timeout: 
   const bin = join(app, "node_modules/.bin");
   assert.match(sh(join(bin, "protoc-gen-leaksafe"), ["--version"], app), /^protoc-gen-leaksafe v\d+\.\d+\.\d+/);
 
-  writeFileSync(join(app, "buf.yaml"), "version: v2\nmodules:\n  - path: proto\n");
+  // leaksafe's options.proto comes from the installed package, as the README shows.
+  writeFileSync(
+    join(app, "buf.yaml"),
+    "version: v2\nmodules:\n  - path: proto\n  - path: node_modules/leaksafe/proto\n",
+  );
   writeFileSync(
     join(app, "buf.gen.yaml"),
     [
       "version: v2",
+      "inputs:",
+      "  - directory: proto",
       "plugins:",
       "  - local: protoc-gen-ts_proto",
       "    out: src/gen",
