@@ -1,9 +1,9 @@
-import type { CallRecord } from "./registry.js";
+import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 
 /** What a call's timer watches, as functions of the call's live state. */
 export interface TimerWatch {
-  record: CallRecord;
+  record: LiveCall;
   /** Disabled when 0. */
   idleTimeoutMs: number;
   /** Disabled when 0. */

@@ -10,7 +10,7 @@ import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer } from "./call-timer.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
-import type { CallRecord, Registry } from "./registry.js";
+import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
@@ -26,7 +26,7 @@ export interface ChannelCall {
 /** A call that has been set up but not yet started on the channel. */
 interface Prepared {
   life: CallLifecycle;
-  record: CallRecord;
+  record: LiveCall;
   limits: ResolvedLimits;
   deadline: number | undefined;
 }
@@ -36,7 +36,7 @@ function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOpt
   const deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
   const life = new CallLifecycle();
   const record = target.registry.open(method.path, method.kind, target.peer, deadline);
-  life.defer(() => target.registry.close(record));
+  life.defer(() => target.registry.close(record, life.failure));
   const signal = options.signal;
   if (signal !== undefined) {
     if (signal.aborted) {

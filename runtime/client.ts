@@ -2,7 +2,7 @@ import { type ChannelCredentials, type ChannelOptions, Client, credentials, type
 import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
-import { type CallRecord, Registry } from "./registry.js";
+import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
 
 /** Options for `createClient`. */
@@ -18,6 +18,8 @@ export interface ClientOptions {
   channelOptions?: ChannelOptions | undefined;
   /** grpc-js client interceptors; they see every call. */
   interceptors?: Interceptor[] | undefined;
+  /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this client makes. */
+  hooks?: CallHooks | undefined;
   /**
    * Defaults for every call of this client where neither the call's options
    * nor the method's .proto policy set a limit; above the built-in defaults.
@@ -51,7 +53,7 @@ export function createClient<S extends ServiceDescriptor>(
     channelOptions.interceptors = options.interceptors;
   }
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
-  const registry = new Registry();
+  const registry = new Registry(options.hooks);
   const target: ChannelCall = { channel, registry, peer: address, defaults: options.limits };
   const client: Record<string, unknown> = {
     close: () => channel.close(),

@@ -6,10 +6,11 @@ export type { CallOptions, MetadataInit } from "./call-options.js";
 export { type ClientBase, type ClientOptions, createClient } from "./client.js";
 export { CLIENT_KEEPALIVE, type KeepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 export { type ResolvedLimits, STREAM_DEFAULTS, type StreamLimits } from "./limits.js";
-export type { CallRecord } from "./registry.js";
+export type { CallEndInfo, CallHooks, CallRecord, CallStartInfo, MessageEvent } from "./registry.js";
 export { RpcError, type RpcErrorInit, type RpcErrorReason, Status } from "./rpc-error.js";
 export {
   createServer,
+  type ForcedCall,
   type LeaksafeServer,
   type ServerOptions,
   type ServiceLimits,

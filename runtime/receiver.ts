@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { CallLifecycle } from "./call-lifecycle.js";
-import type { CallRecord } from "./registry.js";
+import type { LiveCall } from "./registry.js";
 
 /**
  * Reads a grpc-js message stream as an async iterator.
@@ -20,7 +20,7 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
   constructor(
     private readonly stream: Readable,
     private readonly life: CallLifecycle,
-    private readonly record: CallRecord,
+    private readonly record: LiveCall,
     private readonly onEnded: () => void,
     private readonly onAbandon: () => void,
     private readonly confirmEnd = false,
@@ -64,9 +64,20 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
       this.done = true;
       return Promise.resolve({ value: undefined, done: true });
     }
+    this.record.receiveWaitingSince = Date.now();
     return new Promise((resolve, reject) => {
       this.waiting = { resolve, reject };
     });
+  }
+
+  /** Takes the pending wait, marking that this side no longer waits on the peer. */
+  private takeWaiting(): { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting !== undefined) {
+      this.record.receiveWaitingSince = undefined;
+    }
+    return waiting;
   }
 
   return(): Promise<IteratorResult<T>> {
@@ -84,20 +95,22 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     if (message === null) {
       return undefined;
     }
-    this.record.messagesIn++;
-    this.record.lastMessageInAt = Date.now();
+    const record = this.record;
+    record.messagesIn++;
+    record.lastMessageInAt = Date.now();
+    if (record.onMessage !== undefined) {
+      record.onMessage({ method: record.method, direction: "in", message });
+    }
     return message;
   }
 
   private readonly onReadable = (): void => {
-    const waiting = this.waiting;
-    if (waiting === undefined) {
+    if (this.waiting === undefined) {
       return;
     }
     const message = this.take();
     if (message !== undefined) {
-      this.waiting = undefined;
-      waiting.resolve({ value: message, done: false });
+      this.takeWaiting()?.resolve({ value: message, done: false });
     }
   };
 
@@ -120,20 +133,16 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     }
     this.ended = true;
     this.onEnded();
-    const waiting = this.waiting;
-    if (waiting !== undefined && this.life.failure === undefined) {
-      this.waiting = undefined;
+    if (this.waiting !== undefined && this.life.failure === undefined) {
       this.done = true;
-      waiting.resolve({ value: undefined, done: true });
+      this.takeWaiting()?.resolve({ value: undefined, done: true });
     }
   };
 
   private readonly onFail = (error: unknown): void => {
-    const waiting = this.waiting;
-    if (waiting !== undefined) {
-      this.waiting = undefined;
+    if (this.waiting !== undefined) {
       this.done = true;
-      waiting.reject(error);
+      this.takeWaiting()?.reject(error);
     }
   };
 }

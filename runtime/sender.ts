@@ -1,12 +1,12 @@
 import type { Writable } from "node:stream";
 import { CALL_ENDED, type CallLifecycle, Interruptible } from "./call-lifecycle.js";
 import type { CallTimer } from "./call-timer.js";
-import type { CallRecord } from "./registry.js";
+import type { LiveCall } from "./registry.js";
 
 /** What a send needs from its call. */
 export interface SendContext {
   life: CallLifecycle;
-  record: CallRecord;
+  record: LiveCall;
   /** Bounds each wait for `drain` by the send deadline. */
   timer: CallTimer;
   /** Runs once, before the first message is written (to send response headers). */
@@ -34,10 +34,13 @@ export async function sendAll<T>(
     }
     record.messagesOut++;
     record.lastMessageOutAt = Date.now();
+    if (record.onMessage !== undefined) {
+      record.onMessage({ method: record.method, direction: "out", message });
+    }
     return sink.write(message);
   };
   const waits = new Interruptible(life);
-  const drain = new DrainWaiter(sink, life, timer);
+  const drain = new DrainWaiter(sink, life, timer, record);
   if (!(Symbol.asyncIterator in source)) {
     // A plain iterable needs no promise per message; only drains are awaited.
     const iterator = source[Symbol.iterator]();
@@ -103,6 +106,7 @@ class DrainWaiter {
     const resolve = this.resolve;
     this.resolve = undefined;
     this.timer.sendUnblocked();
+    this.record.sendBlockedSince = undefined;
     resolve?.();
   };
 
@@ -110,6 +114,7 @@ class DrainWaiter {
     private readonly sink: Writable,
     life: CallLifecycle,
     private readonly timer: CallTimer,
+    private readonly record: LiveCall,
   ) {
     sink.on("drain", this.onDrain);
     life.defer(() => sink.off("drain", this.onDrain));
@@ -120,6 +125,7 @@ class DrainWaiter {
       return Promise.resolve();
     }
     this.timer.sendBlocked();
+    this.record.sendBlockedSince = Date.now();
     return new Promise((resolve) => {
       this.resolve = resolve;
     });

@@ -22,18 +22,22 @@ import { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
-import type { CallRecord, Registry } from "./registry.js";
+import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
 import { resetStream } from "./server-reset.js";
-import type { MethodDescriptor } from "./service.js";
+import type { MethodDescriptor, MethodKind } from "./service.js";
 
 type Handler = (input: unknown, context: CallContext) => unknown;
 
 /** What every adapter of one server shares. */
 export interface ServerScope {
   registry: Registry;
+  /** The lifecycle of every call in flight, so shutdown can end them. */
+  live: Set<{ kind: MethodKind; life: CallLifecycle }>;
+  /** Set once shutdown began: new calls fail with it at once. */
+  stopping: RpcError | undefined;
 }
 
 /** Makes the grpc-js handler for one method of an implementation. */
@@ -66,7 +70,7 @@ interface Setup {
 interface Begun {
   life: CallLifecycle;
   context: CallContext;
-  record: CallRecord;
+  record: LiveCall;
   /** The absolute deadline: the smaller of the client's and this server's own. */
   deadline: number;
   timer?: CallTimer;
@@ -89,7 +93,12 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
     call.getPeer(),
     Number.isFinite(deadline) ? deadline : undefined,
   );
-  life.defer(() => scope.registry.close(record));
+  const entry = { kind: method.kind, life };
+  scope.live.add(entry);
+  life.defer(() => {
+    scope.live.delete(entry);
+    scope.registry.close(record, life.failure);
+  });
   let over = false;
   call.once("cancelled", () => {
     over = true;
@@ -101,6 +110,9 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
       end(toStatus(error, context), error);
     }
   });
+  if (scope.stopping !== undefined) {
+    life.fail(scope.stopping);
+  }
   return { life, context, record, deadline };
 }
 
@@ -158,6 +170,7 @@ function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | un
 function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     const begun = begin(setup, call, (status) => callback(status));
+    if (begun.life.ended) return;
     startTimer(setup, begun, undefined);
     respondOnce(invoke(setup.handler, call.request, begun.context), begun, callback);
   };
@@ -166,6 +179,7 @@ function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {
 function adaptClientStreaming(setup: Setup): handleClientStreamingCall<unknown, unknown> {
   return (call, callback) => {
     const begun = begin(setup, call, (status) => callback(status));
+    if (begun.life.ended) return;
     const requests = receiveRequests(call, begun);
     startTimer(setup, begun, requests);
     respondOnce(invoke(setup.handler, requests, begun.context), begun, callback);
@@ -175,6 +189,7 @@ function adaptClientStreaming(setup: Setup): handleClientStreamingCall<unknown, 
 function adaptServerStreaming(setup: Setup): handleServerStreamingCall<unknown, unknown> {
   return (call) => {
     const begun = begin(setup, call, endStream(call));
+    if (begun.life.ended) return;
     startTimer(setup, begun, undefined);
     respondWith(call, invoke(setup.handler, call.request, begun.context), begun);
   };
@@ -183,6 +198,7 @@ function adaptServerStreaming(setup: Setup): handleServerStreamingCall<unknown, 
 function adaptBidi(setup: Setup): handleBidiStreamingCall<unknown, unknown> {
   return (call) => {
     const begun = begin(setup, call, endStream(call));
+    if (begun.life.ended) return;
     const requests = receiveRequests(call, begun);
     startTimer(setup, begun, requests);
     respondWith(call, invoke(setup.handler, requests, begun.context), begun);

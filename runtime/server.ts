@@ -3,11 +3,12 @@ import {
   type ServerOptions as GrpcServerOptions,
   Server,
   type ServerCredentials,
+  type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
-import type { CallRecord } from "./registry.js";
-import { Registry } from "./registry.js";
+import { type CallHooks, type CallRecord, Registry } from "./registry.js";
+import { RpcError, Status } from "./rpc-error.js";
 import { adaptMethod, type ServerScope } from "./server-handlers.js";
 import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
@@ -18,6 +19,10 @@ export interface ServerOptions {
    * 10 s to answer). `false` turns them off.
    */
   keepalive?: KeepaliveOptions | false | undefined;
+  /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this server serves. */
+  hooks?: CallHooks | undefined;
+  /** grpc-js server interceptors; they see every call before leaksafe does. */
+  interceptors?: ServerInterceptor[] | undefined;
   /** grpc-js server options (`grpc.*` keys); they override everything else. */
   grpcOptions?: GrpcServerOptions | undefined;
 }
@@ -29,12 +34,22 @@ export interface ServerOptions {
  */
 export type ServiceLimits = StreamLimits;
 
-/** What `shutdown` reports. */
+/** A call that shutdown had to force, as the report lists it. */
+export interface ForcedCall {
+  method: string;
+  peer: string;
+  /** How long the call had been open when it was forced, in ms. */
+  ageMs: number;
+}
+
+/** What `shutdown` resolves to. */
 export interface ShutdownReport {
-  /** Calls that ended by themselves during the grace period. */
+  /** Calls in flight when shutdown began that ended within the grace period. */
   finished: number;
-  /** Calls still open when the grace period ran out, which were cancelled. */
-  forced: Array<Pick<CallRecord, "method" | "peer"> & { ageMs: number }>;
+  /** Calls still open when the grace period ran out; they were cancelled. */
+  forced: ForcedCall[];
+  /** How long shutdown took, in ms. */
+  durationMs: number;
 }
 
 /** A leaksafe server. */
@@ -44,11 +59,17 @@ export interface LeaksafeServer {
   /** Binds `address` ("127.0.0.1:0" picks a free port) and resolves to the bound port. */
   listen(address: string, credentials?: ServerCredentials): Promise<number>;
   /**
-   * Stops the server: refuses new calls, waits up to `graceMs` (default
-   * 5000) for calls in flight, then cancels the rest. It always resolves.
+   * Stops the server, and always finishes, within `graceMs` (default 5000) + 100 ms:
+   * - new calls are refused with UNAVAILABLE, and clients get GOAWAY;
+   * - streaming calls end at once: `ctx.signal` aborts with reason
+   *   `shutdown`, and the client gets UNAVAILABLE;
+   * - unary calls may finish within the grace period; when it runs out,
+   *   they and anything else still open are forced.
+   * Resolves to a report of what finished and what was forced. Calling it
+   * again returns the same promise.
    */
   shutdown(options?: { graceMs?: number }): Promise<ShutdownReport>;
-  /** The live calls. */
+  /** The live calls, with the state that tells which side of a stuck stream waits. */
   activeStreams(): CallRecord[];
   /** The underlying grpc-js server, for what leaksafe does not wrap. */
   readonly grpcServer: Server;
@@ -56,9 +77,14 @@ export interface LeaksafeServer {
 
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
-  const server = new Server({ ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive), ...options.grpcOptions });
-  const registry = new Registry();
-  const scope: ServerScope = { registry };
+  const grpcOptions: GrpcServerOptions = {
+    ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive),
+    ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
+    ...options.grpcOptions,
+  };
+  const server = new Server(grpcOptions);
+  const registry = new Registry(options.hooks);
+  const scope: ServerScope = { registry, live: new Set(), stopping: undefined };
   let stopping: Promise<ShutdownReport> | undefined;
 
   const self: LeaksafeServer = {
@@ -89,20 +115,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
       });
     },
     shutdown({ graceMs = 5000 } = {}) {
-      stopping ??= new Promise((resolve) => {
-        const before = registry.size;
-        const timer = setTimeout(() => {
-          const now = Date.now();
-          const forced = registry.snapshot().map((r) => ({ method: r.method, peer: r.peer, ageMs: now - r.startedAt }));
-          server.forceShutdown();
-          resolve({ finished: before - forced.length, forced });
-        }, graceMs);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve({ finished: before, forced: [] });
-        });
-      });
+      stopping ??= drain(server, scope, graceMs);
       return stopping;
     },
     activeStreams() {
@@ -110,4 +123,32 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
     },
   };
   return self;
+}
+
+async function drain(server: Server, scope: ServerScope, graceMs: number): Promise<ShutdownReport> {
+  const startedAt = Date.now();
+  const inFlight = scope.registry.size;
+  const stop = new RpcError(Status.UNAVAILABLE, "the server is shutting down", { reason: "shutdown" });
+  scope.stopping = stop;
+  for (const { kind, life } of [...scope.live]) {
+    if (kind !== "unary") {
+      life.fail(stop);
+    }
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const drained = await new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), graceMs);
+    server.tryShutdown(() => resolve(true));
+  });
+  clearTimeout(timer);
+  let forced: ForcedCall[] = [];
+  if (!drained) {
+    const now = Date.now();
+    forced = scope.registry.snapshot().map((r) => ({ method: r.method, peer: r.peer, ageMs: now - r.startedAt }));
+    for (const { life } of [...scope.live]) {
+      life.fail(stop);
+    }
+    server.forceShutdown();
+  }
+  return { finished: inFlight - forced.length, forced, durationMs: Date.now() - startedAt };
 }
