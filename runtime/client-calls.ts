@@ -10,7 +10,7 @@ import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer } from "./call-timer.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
-import type { LiveCall, Registry } from "./registry.js";
+import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
@@ -115,15 +115,17 @@ function observe(call: NodeJS.EventEmitter, options: CallOptions): void {
 
 /** The grpc-js callback of a call with one response: it ends the call's lifecycle. */
 function settle<Res>(
-  life: CallLifecycle,
-  deadline: number | undefined,
+  { life, record, deadline }: Prepared,
   resolve: (response: Res) => void,
 ): (error: ServiceError | null, response?: Res) => void {
   return (error, response) => {
     if (error !== null) {
       life.fail(fromStatus(error, deadline));
-    } else if (life.finish()) {
-      resolve(response as Res);
+    } else {
+      countIn(record, response);
+      if (life.finish()) {
+        resolve(response as Res);
+      }
     }
   };
 }
@@ -135,12 +137,13 @@ export function callUnary<Req, Res>(
   options: CallOptions = {},
 ): Promise<Res> {
   const prepared = prepare(target, method, options);
-  const { life, deadline } = prepared;
+  const { life, record } = prepared;
   return new Promise<Res>((resolve, reject) => {
     if (life.failure !== undefined) {
       reject(life.failure);
       return;
     }
+    countOut(record, request);
     const call = target.channel.makeUnaryRequest(
       method.path,
       method.requestSerialize,
@@ -148,7 +151,7 @@ export function callUnary<Req, Res>(
       request,
       toMetadata(options.metadata),
       grpcOptions(prepared),
-      settle(life, deadline, resolve),
+      settle(prepared, resolve),
     );
     observe(call, options);
     life.onFail((failure) => {
@@ -165,7 +168,7 @@ export function callClientStream<Req, Res>(
   options: CallOptions = {},
 ): Promise<Res> {
   const prepared = prepare(target, method, options);
-  const { life, record, deadline } = prepared;
+  const { life, record } = prepared;
   return new Promise<Res>((resolve, reject) => {
     if (life.failure !== undefined) {
       reject(life.failure);
@@ -177,7 +180,7 @@ export function callClientStream<Req, Res>(
       method.responseDeserialize,
       toMetadata(options.metadata),
       grpcOptions(prepared),
-      settle(life, deadline, resolve),
+      settle(prepared, resolve),
     );
     observe(call, options);
     life.onFail((failure) => {
@@ -203,6 +206,7 @@ export function callServerStream<Req, Res>(
     if (prepared.life.failure !== undefined) {
       return failed(prepared.life.failure);
     }
+    countOut(prepared.record, request);
     const call = target.channel.makeServerStreamRequest(
       method.path,
       method.requestSerialize,

@@ -1,6 +1,6 @@
 import type { Readable } from "node:stream";
 import type { CallLifecycle } from "./call-lifecycle.js";
-import type { LiveCall } from "./registry.js";
+import { countIn, type LiveCall } from "./registry.js";
 
 /**
  * Reads a grpc-js message stream as an async iterator.
@@ -95,12 +95,7 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     if (message === null) {
       return undefined;
     }
-    const record = this.record;
-    record.messagesIn++;
-    record.lastMessageInAt = Date.now();
-    if (record.onMessage !== undefined) {
-      record.onMessage({ method: record.method, direction: "in", message });
-    }
+    countIn(this.record, message);
     return message;
   }
 

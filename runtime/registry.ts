@@ -146,6 +146,24 @@ export class Registry {
   }
 }
 
+/** Counts a message received on a call, and shows it to the `onMessage` hook if there is one. */
+export function countIn(call: LiveCall, message: unknown): void {
+  call.messagesIn++;
+  call.lastMessageInAt = Date.now();
+  if (call.onMessage !== undefined) {
+    call.onMessage({ method: call.method, direction: "in", message });
+  }
+}
+
+/** Counts a message sent on a call, and shows it to the `onMessage` hook if there is one. */
+export function countOut(call: LiveCall, message: unknown): void {
+  call.messagesOut++;
+  call.lastMessageOutAt = Date.now();
+  if (call.onMessage !== undefined) {
+    call.onMessage({ method: call.method, direction: "out", message });
+  }
+}
+
 function guard<T>(hook: (arg: T) => void): (arg: T) => void {
   return (arg) => {
     try {

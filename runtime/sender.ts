@@ -1,7 +1,7 @@
 import type { Writable } from "node:stream";
 import { CALL_ENDED, type CallLifecycle, Interruptible } from "./call-lifecycle.js";
 import type { CallTimer } from "./call-timer.js";
-import type { LiveCall } from "./registry.js";
+import { countOut, type LiveCall } from "./registry.js";
 
 /** What a send needs from its call. */
 export interface SendContext {
@@ -32,11 +32,7 @@ export async function sendAll<T>(
     if (record.messagesOut === 0) {
       beforeFirstWrite?.();
     }
-    record.messagesOut++;
-    record.lastMessageOutAt = Date.now();
-    if (record.onMessage !== undefined) {
-      record.onMessage({ method: record.method, direction: "out", message });
-    }
+    countOut(record, message);
     return sink.write(message);
   };
   const waits = new Interruptible(life);

@@ -22,7 +22,7 @@ import { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
-import type { LiveCall, Registry } from "./registry.js";
+import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
@@ -171,6 +171,7 @@ function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
     const begun = begin(setup, call, (status) => callback(status));
     if (begun.life.ended) return;
+    countIn(begun.record, call.request);
     startTimer(setup, begun, undefined);
     respondOnce(invoke(setup.handler, call.request, begun.context), begun, callback);
   };
@@ -190,6 +191,7 @@ function adaptServerStreaming(setup: Setup): handleServerStreamingCall<unknown, 
   return (call) => {
     const begun = begin(setup, call, endStream(call));
     if (begun.life.ended) return;
+    countIn(begun.record, call.request);
     startTimer(setup, begun, undefined);
     respondWith(call, invoke(setup.handler, call.request, begun.context), begun);
   };
@@ -221,10 +223,11 @@ function endStream(call: SurfaceCall & Writable): (status: ServerErrorResponse, 
 }
 
 /** Answers a unary-response call with the handler's result, unless the call already ended. */
-function respondOnce(result: unknown, { life, context }: Begun, callback: sendUnaryData<unknown>): void {
+function respondOnce(result: unknown, { life, context, record }: Begun, callback: sendUnaryData<unknown>): void {
   Promise.resolve(result).then(
     (response) => {
       if (life.finish()) {
+        countOut(record, response);
         context.sendHeader();
         callback(null, response, context.trailerIfAny());
       }
