@@ -6,6 +6,14 @@ export type { CallOptions, MetadataInit } from "./call-options.js";
 export { type ClientBase, type ClientOptions, createClient } from "./client.js";
 export { CLIENT_KEEPALIVE, type KeepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 export { type ResolvedLimits, STREAM_DEFAULTS, type StreamLimits } from "./limits.js";
+export {
+  type ShutdownHandle,
+  type ShutdownOnSignalsOptions,
+  type ShutdownStep,
+  type StepResult,
+  type Stoppable,
+  shutdownOnSignals,
+} from "./process-shutdown.js";
 export type { CallEndInfo, CallHooks, CallRecord, CallStartInfo, MessageEvent } from "./registry.js";
 export { RpcError, type RpcErrorInit, type RpcErrorReason, Status } from "./rpc-error.js";
 export {
