@@ -94,8 +94,11 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
       const handlers: Record<string, ReturnType<typeof adaptMethod>> = {};
       for (const [name, method] of Object.entries(service)) {
         const fn = impl[name];
+        if (fn === undefined) {
+          continue; // grpc-js answers UNIMPLEMENTED, as for any method nobody serves
+        }
         if (typeof fn !== "function") {
-          throw new TypeError(`the implementation has no function "${name}" for ${method.path}`);
+          throw new TypeError(`the implementation's "${name}" for ${method.path} is not a function`);
         }
         const resolved = resolveLimits(method.kind !== "unary", limits, methodPolicy(method));
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
