@@ -16,6 +16,8 @@ export interface Generated {
   dir: string;
   /** The leaksafe stubs module, to import(). */
   stubs: string;
+  /** protoc-gen-es's module for connect-es, to import(). */
+  es: string;
   /** The folder to put on Python's path. */
   python: string;
 }
@@ -34,5 +36,29 @@ export function generateInterop(): Generated {
     },
   );
   assert.equal(p.status, 0, p.stderr);
-  return { dir, stubs: join(ts, "interop/v1/test_service_leaksafe.ts"), python: py };
+  const es = join(dir, "es");
+  const template = {
+    version: "v2",
+    plugins: [
+      {
+        local: ["node", join(ROOT, "node_modules/@bufbuild/protoc-gen-es/bin/protoc-gen-es")],
+        out: es,
+        opt: ["target=ts", "import_extension=js"],
+      },
+    ],
+  };
+  const e = spawnSync(
+    join(ROOT, "node_modules/.bin/buf"),
+    ["generate", INTEROP_PROTO, "--template", JSON.stringify(template)],
+    {
+      encoding: "utf8",
+    },
+  );
+  assert.equal(e.status, 0, e.stderr);
+  return {
+    dir,
+    stubs: join(ts, "interop/v1/test_service_leaksafe.ts"),
+    es: join(es, "interop/v1/test_service_pb.ts"),
+    python: py,
+  };
 }
