@@ -19,6 +19,8 @@ export interface FaultProxy {
   pause(): void;
   /** Holds every chunk `ms` milliseconds before passing it on, in order. */
   delay(ms: number): void;
+  /** Passes data on in pieces of at most `bytes`, each its own write (0: whole chunks). */
+  segment(bytes: number): void;
   /** Resets every open connection (TCP RST on both sides). */
   reset(): void;
   /** Back to plain forwarding. */
@@ -38,18 +40,29 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
   const dropping = { up: false, down: false };
   let paused = false;
   let delayMs = 0;
+  let segmentBytes = 0;
   let accepted = 0;
+
+  const send = (to: Socket, chunk: Buffer): void => {
+    if (segmentBytes === 0) {
+      to.write(chunk);
+      return;
+    }
+    for (let i = 0; i < chunk.length; i += segmentBytes) {
+      to.write(chunk.subarray(i, i + segmentBytes));
+    }
+  };
 
   const forward = (from: Socket, to: Socket, direction: Direction): void => {
     from.on("data", (chunk: Buffer) => {
       if (dropping[direction]) return;
       if (delayMs === 0) {
-        to.write(chunk);
+        send(to, chunk);
         return;
       }
       const timer = setTimeout(() => {
         timers.delete(timer);
-        if (!dropping[direction] && !to.destroyed) to.write(chunk);
+        if (!dropping[direction] && !to.destroyed) send(to, chunk);
       }, delayMs);
       timers.add(timer);
     });
@@ -61,6 +74,8 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
   const server: Server = createServer((client) => {
     accepted++;
     const upstream = connect(targetPort, targetHost);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const pair = { client, upstream };
     pairs.add(pair);
     const drop = (): void => {
@@ -108,6 +123,9 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
     delay(ms) {
       delayMs = ms;
     },
+    segment(bytes) {
+      segmentBytes = bytes;
+    },
     reset() {
       for (const { client, upstream } of pairs) {
         client.resetAndDestroy();
@@ -119,6 +137,7 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
       dropping.up = false;
       dropping.down = false;
       delayMs = 0;
+      segmentBytes = 0;
       paused = false;
       for (const { client, upstream } of pairs) {
         client.resume();
