@@ -7,6 +7,8 @@ export interface Child {
   line: string;
   /** Kills it with SIGKILL and resolves once it has exited and its pipes are closed. */
   kill(): Promise<NodeJS.Signals | null>;
+  /** Freezes it with SIGSTOP: its sockets stay open, but nothing answers. */
+  stop(): void;
 }
 
 export async function startPeer(args: string[]): Promise<Child> {
@@ -31,6 +33,9 @@ export async function startPeer(args: string[]): Promise<Child> {
   });
   return {
     line,
+    stop() {
+      child.kill("SIGSTOP");
+    },
     async kill() {
       child.kill("SIGKILL");
       const signal = await exited;

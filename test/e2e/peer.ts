@@ -1,7 +1,7 @@
 /**
  * A peer in its own process, for tests that SIGKILL it mid-stream.
- *   server            serves Watch and Converse: endless streams, a message every 10 ms
- *   client PORT KIND  streams requests to 127.0.0.1:PORT forever (KIND: upload or converse)
+ *   server            serves Watch, Upload and Converse: endless streams, a message every 10 ms
+ *   client PORT KIND  streams to or from 127.0.0.1:PORT forever (KIND: upload, converse or watch)
  * It prints "ready <port>" or "sending" once the stream is running.
  */
 import { createClient, createServer } from "leaksafe";
@@ -22,6 +22,11 @@ if (mode === "server") {
     },
     async *converse(requests) {
       for await (const m of requests) yield m;
+    },
+    async upload(chunks) {
+      let n = 0;
+      for await (const _ of chunks) n++;
+      return { name: "", bytes: 0, chunks: n };
     },
   });
   const bound = await server.listen("127.0.0.1:0");
@@ -44,6 +49,11 @@ if (mode === "server") {
   }
   if (kind === "upload") {
     await client.upload(chunks());
+  } else if (kind === "watch") {
+    let n = 0;
+    for await (const _ of client.watch({ afterRevision: 0 })) {
+      if (++n === 3) console.log("sending");
+    }
   } else {
     for await (const _ of client.converse(messages())) {
     }

@@ -1,0 +1,136 @@
+/**
+ * Process faults, with the peer in its own process: a server frozen by
+ * SIGSTOP (its sockets stay open), a server killed by SIGKILL, and a client
+ * killed by SIGKILL, for every streaming kind.
+ */
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createClient, RpcError } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
+import type { UploadChunk } from "../../generated-example/example/v1/chat.js";
+import { type ChatClient, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { startPeer } from "../e2e/child.js";
+import { eventually, sleep, startChat } from "../e2e/harness.js";
+import { KEEPALIVE, KINDS, type Kind } from "./live-stream.js";
+import { describeError, recordRow } from "./report.js";
+
+const KEEPALIVE_BOUND = KEEPALIVE.timeMs + KEEPALIVE.timeoutMs + 1000;
+
+/** Runs one call of `kind` against a client, forever; resolves with how it ended. */
+function runForever(client: ChatClient, kind: Kind, onMessage: () => void): Promise<{ error: unknown; at: number }> {
+  async function* forever<T>(make: () => T): AsyncGenerator<T> {
+    for (;;) {
+      yield make();
+      onMessage();
+      await sleep(10);
+    }
+  }
+  const chunk = (): UploadChunk => ({ name: "c", data: new Uint8Array(16) });
+  const call = async (): Promise<void> => {
+    if (kind === "server-streaming") {
+      for await (const _ of client.watch({ afterRevision: 0 })) onMessage();
+    } else if (kind === "client-streaming") {
+      await client.upload(forever(chunk));
+    } else {
+      for await (const _ of client.converse(forever(() => ({ author: "c", text: "t" })))) onMessage();
+    }
+  };
+  return call().then(
+    () => ({ error: undefined, at: Date.now() }),
+    (error: unknown) => ({ error, at: Date.now() }),
+  );
+}
+
+describe("the server's process", () => {
+  for (const [fault, bound, code] of [
+    ["SIGSTOP", KEEPALIVE_BOUND, "UNAVAILABLE/peer-gone"],
+    ["SIGKILL", 250, "UNAVAILABLE/peer-gone"],
+  ] as const) {
+    for (const kind of KINDS) {
+      test(`${fault}, ${kind}: the leaksafe client detects it`, async () => {
+        const leaks = createLeakChecker();
+        const peer = await startPeer(["server"]);
+        const client = createClient(ChatService, `127.0.0.1:${peer.line.split(" ")[1]}`, { keepalive: KEEPALIVE });
+        leaks.track({ registries: [client] });
+        let messages = 0;
+        const ended = runForever(client, kind, () => messages++);
+        await eventually(() => messages >= 3, "the stream to carry messages");
+        const faultAt = Date.now();
+        if (fault === "SIGSTOP") peer.stop();
+        const killed = fault === "SIGKILL" ? peer.kill() : undefined;
+        const { error, at } = await ended;
+        const took = at - faultAt;
+        assert.ok(error instanceof RpcError, String(error));
+        assert.equal(describeError(error), code, error.message);
+        assert.ok(took <= bound, `detected after ${took} ms, bound ${bound} ms`);
+        await (killed ?? peer.kill());
+        client.close();
+        await leaks.assertNoLeaks();
+        recordRow({
+          scenario: `server ${fault}, ${kind}`,
+          outcome: `client ${describeError(error)}`,
+          detectMs: took,
+          boundMs: bound,
+          leaked: "none",
+        });
+      });
+    }
+  }
+});
+
+describe("the client's process", () => {
+  for (const kind of KINDS) {
+    test(`SIGKILL, ${kind}: the leaksafe server detects it`, async () => {
+      const server: { error?: unknown; at?: number } = {};
+      const ended = (error: unknown): void => {
+        server.error ??= error;
+        server.at ??= Date.now();
+      };
+      const harness = await startChat({
+        async *watch(_request, ctx) {
+          try {
+            for (let r = 1; ; r++) {
+              yield { revision: r, at: undefined };
+              await sleep(10);
+            }
+          } finally {
+            ended(ctx.signal.reason);
+          }
+        },
+        async upload(chunks) {
+          try {
+            for await (const _ of chunks) {
+            }
+          } catch (error) {
+            ended(error);
+          }
+          return { name: "", bytes: 0, chunks: 0 };
+        },
+        async *converse(messages) {
+          try {
+            for await (const m of messages) yield m;
+          } catch (error) {
+            ended(error);
+          }
+        },
+      });
+      const mode = { "server-streaming": "watch", "client-streaming": "upload", bidi: "converse" }[kind];
+      const peer = await startPeer(["client", String(harness.port), mode]);
+      assert.equal(peer.line, "sending");
+      const faultAt = Date.now();
+      await peer.kill();
+      await eventually(() => server.at !== undefined, "the server to notice");
+      const took = (server.at as number) - faultAt;
+      assert.equal(describeError(server.error), "CANCELLED/peer-gone");
+      assert.ok(took <= 250, `detected after ${took} ms`);
+      await harness.close();
+      recordRow({
+        scenario: `client SIGKILL, ${kind}`,
+        outcome: `server ${describeError(server.error)}`,
+        detectMs: took,
+        boundMs: 250,
+        leaked: "none",
+      });
+    });
+  }
+});
