@@ -27,6 +27,18 @@ export interface ClientOptions {
   limits?: StreamLimits | undefined;
 }
 
+/**
+ * Until a call commits, grpc-js keeps every message it sends in a buffer for
+ * transparent retry (1 MiB by default) and reports each write as done at
+ * once, so a client stream gets no backpressure until that buffer is full;
+ * past it, each send re-slices the buffer, a quadratic cost. With 1 KiB the
+ * call commits after its first messages, and from then on sends wait for the
+ * peer. What it gives up: transparent retry of a call that already sent more
+ * than 1 KiB when its connection failed before the server answered. Set
+ * `channelOptions: { "grpc.per_rpc_retry_buffer_size": … }` to choose otherwise.
+ */
+const RETRY_BUFFER: ChannelOptions = { "grpc.per_rpc_retry_buffer_size": 1024 };
+
 /** What every generated client has besides its rpcs. */
 export interface ClientBase {
   /** Closes the channel. Calls in flight are cancelled. */
@@ -47,6 +59,7 @@ export function createClient<S extends ServiceDescriptor>(
 ): ClientOf<S> {
   const channelOptions: ChannelOptions = {
     ...keepaliveOptions(CLIENT_KEEPALIVE, options.keepalive),
+    ...RETRY_BUFFER,
     ...options.channelOptions,
   };
   if (options.interceptors !== undefined) {
