@@ -31,6 +31,8 @@ export interface PluginOptions {
   templatesDir: string | undefined;
   /** Leave the plugin version out of the header, so golden files stay stable. Default false. */
   elidePluginVersion: boolean;
+  /** Also write each file's view model as `<name>_leaksafe.context.json`, for template authors. Default false. */
+  dumpContext: boolean;
   naming: TsProtoNaming;
   /** Stream limits for every method, below the .proto's own options (`idle_timeout_ms=…` and so on). */
   policyDefaults: PolicyLimits;
@@ -67,6 +69,7 @@ export function parseOptions(parameter: string): PluginOptions {
     runtimeImport: "leaksafe",
     templatesDir: undefined,
     elidePluginVersion: false,
+    dumpContext: false,
     naming,
     policyDefaults: {},
     parameter,
@@ -96,6 +99,9 @@ export function parseOptions(parameter: string): PluginOptions {
         break;
       case "elide_plugin_version":
         options.elidePluginVersion = parseBoolean(key, value);
+        break;
+      case "dump_context":
+        options.dumpContext = parseBoolean(key, value);
         break;
       case "importSuffix":
         naming.importSuffix = requireSuffix(key, value ?? "");
@@ -136,6 +142,7 @@ const KNOWN = [
   "runtime_import",
   "templates",
   "elide_plugin_version",
+  "dump_context",
   "idle_timeout_ms",
   "timeout_ms",
   "send_timeout_ms",

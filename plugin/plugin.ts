@@ -39,6 +39,14 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
     }
     const view = buildFileView(file, options, version, policies);
     files.push(create(CodeGeneratorResponse_FileSchema, { name: view.outputPath, content: renderer.render(view) }));
+    if (options.dumpContext) {
+      files.push(
+        create(CodeGeneratorResponse_FileSchema, {
+          name: view.outputPath.replace(/\.ts$/, ".context.json"),
+          content: `${JSON.stringify(view, null, 2)}\n`,
+        }),
+      );
+    }
   }
   // Every file is rendered before any is returned, so a failure writes nothing.
   return create(CodeGeneratorResponseSchema, {

@@ -2,9 +2,16 @@
  * Renders a view model with Handlebars. Templates come from a team's folder
  * first, then from the built-in set; every built-in is also reachable as
  * `@default/NAME`, so an override can wrap the stock version.
+ *
+ * Rendering is strict. A syntax error, a partial or helper that does not
+ * exist, or a variable the view model lacks fails with the template file,
+ * line and column and the missing name. It never renders an empty string.
+ * The output must parse as TypeScript; if it does not, the error names the
+ * template that wrote the offending code.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
+import { parse as parseTypeScript } from "@babel/parser";
 import Handlebars from "handlebars";
 import { PluginOptionError } from "./options.js";
 import type { FileView } from "./view-model.js";
@@ -12,73 +19,83 @@ import type { FileView } from "./view-model.js";
 /** The template every file starts from; the rest are partials. */
 const ENTRY = "file";
 
+/** Helpers templates may call, Handlebars' own and leaksafe's. */
+export const HELPERS = ["if", "unless", "each", "with", "lookup", "log", "jsdoc"] as const;
+
 /** A compiled set of templates, reusable across files of one run. */
 export interface Renderer {
+  /** Renders one file and checks that it parses as TypeScript. */
   render(view: FileView): string;
+}
+
+/** A template error: `file:line:col: what`, or `file: what` when no position is known. */
+export class TemplateError extends Error {
+  override name = "TemplateError";
+}
+
+interface Template {
+  name: string;
+  /** The file it came from, for messages: "templates/unary.hbs" or the override's path. */
+  file: string;
+  source: string;
 }
 
 /** Loads the built-in templates and, when given, a team's overrides. */
 export function createRenderer(builtinDir: string, overrideDir: string | undefined): Renderer {
-  const hbs = Handlebars.create();
-  registerHelpers(hbs);
-  const builtins = readTemplates(builtinDir);
+  const builtins = readTemplates(builtinDir, "templates");
   const templates = new Map(builtins);
   if (overrideDir !== undefined) {
     if (!existsSync(overrideDir) || !statSync(overrideDir).isDirectory()) {
       throw new PluginOptionError(
         "templates",
-        `"${overrideDir}" is not a folder (resolved to ${join(process.cwd(), overrideDir)})`,
+        `"${overrideDir}" is not a folder (resolved to ${resolve(overrideDir)}, from the directory buf or protoc runs in)`,
       );
     }
-    for (const [name, source] of readTemplates(overrideDir)) {
-      templates.set(name, source);
+    for (const [name, template] of readTemplates(overrideDir, overrideDir)) {
+      templates.set(name, template);
     }
   }
-  for (const [name, source] of builtins) {
-    hbs.registerPartial(`@default/${name}`, compile(hbs, `@default/${name}`, source));
+  const all = new Map<string, Template>(templates);
+  for (const [name, template] of builtins) {
+    all.set(`@default/${name}`, { ...template, name: `@default/${name}` });
   }
-  for (const [name, source] of templates) {
-    if (name !== ENTRY) {
-      hbs.registerPartial(name, compile(hbs, name, source));
-    }
+  for (const template of all.values()) {
+    checkStatically(template, all);
   }
-  const entrySource = templates.get(ENTRY);
-  if (entrySource === undefined) {
-    throw new Error(`the template set has no "${ENTRY}.hbs"`);
+  const entry = templates.get(ENTRY);
+  if (entry === undefined) {
+    throw new TemplateError(`the template set has no "${ENTRY}.hbs"`);
   }
-  const entry = compile(hbs, ENTRY, entrySource);
+  const plain = compileAll(all, false);
+  let traced: ReturnType<typeof compileAll> | undefined;
   return {
     render(view) {
-      try {
-        return entry(view);
-      } catch (e) {
-        throw new Error(`rendering ${view.outputPath} failed: ${e instanceof Error ? e.message : String(e)}`);
+      const output = renderWith(plain, entry, view);
+      const problem = typeScriptProblem(output);
+      if (problem !== undefined) {
+        traced ??= compileAll(all, true);
+        const owner = ownerAt(renderWith(traced, entry, view), problem.offset, traced.files);
+        throw new TemplateError(
+          `the code generated for ${view.outputPath} does not parse as TypeScript at line ${problem.line}:${problem.column} (${problem.message}); that code comes from ${owner}`,
+        );
       }
+      return output;
     },
   };
 }
 
-function compile(hbs: typeof Handlebars, name: string, source: string): Handlebars.TemplateDelegate {
-  try {
-    // Precompiling surfaces syntax errors now, with the template's name.
-    hbs.precompile(source, { strict: true });
-  } catch (e) {
-    throw new Error(`template ${name}.hbs: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return hbs.compile(source, { strict: true, noEscape: true });
-}
-
 /** Every `.hbs` file below `dir`, named by its path without the extension. */
-function readTemplates(dir: string): Map<string, string> {
-  const found = new Map<string, string>();
+function readTemplates(dir: string, shownDir: string): Map<string, Template> {
+  const found = new Map<string, Template>();
   const walk = (folder: string): void => {
     for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const path = join(folder, entry.name);
       if (entry.isDirectory()) {
         walk(path);
       } else if (entry.name.endsWith(".hbs")) {
-        const name = relative(dir, path).slice(0, -".hbs".length).split(sep).join("/");
-        found.set(name, readFileSync(path, "utf8"));
+        const rel = relative(dir, path).split(sep).join("/");
+        const name = rel.slice(0, -".hbs".length);
+        found.set(name, { name, file: `${shownDir}/${rel}`, source: readFileSync(path, "utf8") });
       }
     }
   };
@@ -86,10 +103,180 @@ function readTemplates(dir: string): Map<string, string> {
   return found;
 }
 
-function registerHelpers(hbs: typeof Handlebars): void {
+type Node = hbs.AST.Node & { loc?: hbs.AST.SourceLocation };
+
+/**
+ * Parses a template and checks, before anything renders, that every partial
+ * it names and every helper it calls exists.
+ */
+function checkStatically(template: Template, all: ReadonlyMap<string, Template>): void {
+  let ast: hbs.AST.Program;
+  try {
+    ast = Handlebars.parse(template.source);
+  } catch (e) {
+    throw syntaxError(template, e);
+  }
+  const at = (node: Node): string =>
+    `${template.file}:${node.loc?.start.line ?? 0}:${(node.loc?.start.column ?? 0) + 1}`;
+  const visit = (node: unknown): void => {
+    if (typeof node !== "object" || node === null) return;
+    const n = node as Node & Record<string, unknown>;
+    if (n.type === "PartialStatement" || n.type === "PartialBlockStatement") {
+      const name = n.name as hbs.AST.PathExpression | hbs.AST.SubExpression;
+      if (name.type === "PathExpression" && !all.has(name.original)) {
+        throw new TemplateError(`${at(n)}: partial "${name.original}" does not exist`);
+      }
+    }
+    if (n.type === "MustacheStatement" || n.type === "BlockStatement" || n.type === "SubExpression") {
+      const call = n as unknown as hbs.AST.MustacheStatement;
+      const isCall = call.params.length > 0 || (call.hash?.pairs.length ?? 0) > 0 || n.type === "SubExpression";
+      if (isCall && call.path.type === "PathExpression") {
+        const helper = (call.path as hbs.AST.PathExpression).original;
+        if (!(HELPERS as readonly string[]).includes(helper)) {
+          throw new TemplateError(`${at(n)}: helper "${helper}" does not exist`);
+        }
+      }
+    }
+    for (const value of Object.values(n)) {
+      if (Array.isArray(value)) value.forEach(visit);
+      else if (typeof value === "object" && value !== null && "type" in value) visit(value);
+    }
+  };
+  visit(ast);
+}
+
+function syntaxError(template: Template, e: unknown): TemplateError {
+  const error = e as { message?: string; lineNumber?: number; column?: number };
+  const message = error.message ?? String(e);
+  if (error.lineNumber !== undefined) {
+    // A structural error such as "if doesn't match each - 1:5".
+    const what = message.replace(/ - \d+:\d+$/, "");
+    return new TemplateError(`${template.file}:${error.lineNumber}:${(error.column ?? 0) + 1}: syntax error: ${what}`);
+  }
+  // A parse error: the lexer still holds the offending token's position.
+  const at = (Handlebars as unknown as { Parser: { lexer: { yylloc?: { first_line: number; first_column: number } } } })
+    .Parser.lexer.yylloc;
+  const expected = message.split("\n").at(-1) ?? message;
+  return new TemplateError(
+    `${template.file}:${at?.first_line ?? 0}:${(at?.first_column ?? 0) + 1}: syntax error: ${expected}`,
+  );
+}
+
+interface Compiled {
+  templates: Map<string, Handlebars.TemplateDelegate>;
+  /** Template files by marker id, for `ownerAt`. */
+  files: string[];
+}
+
+/**
+ * Compiles every template in a fresh Handlebars environment. Each partial is
+ * wrapped so that an error inside it names it; with `trace`, its output is
+ * also bracketed by markers that `ownerAt` reads.
+ */
+function compileAll(all: ReadonlyMap<string, Template>, trace: boolean): Compiled {
+  const hbs = Handlebars.create();
   hbs.registerHelper("jsdoc", (lines: unknown, options: Handlebars.HelperOptions) =>
     formatJsDoc(Array.isArray(lines) ? lines.map(String) : [], options.hash.deprecated === true),
   );
+  const templates = new Map<string, Handlebars.TemplateDelegate>();
+  const index = [...all.keys()];
+  for (const template of all.values()) {
+    const compiled = hbs.compile(template.source, { strict: true, noEscape: true, knownHelpersOnly: false });
+    const id = index.indexOf(template.name);
+    const wrapped = ((context: unknown, options?: Handlebars.RuntimeOptions) => {
+      try {
+        const out = compiled(context, options);
+        return trace ? `${MARK_OPEN}${id}${MARK_NAME_END}${out}${MARK_CLOSE}` : out;
+      } catch (e) {
+        throw annotate(template, e);
+      }
+    }) as Handlebars.TemplateDelegate;
+    templates.set(template.name, wrapped);
+    if (template.name !== ENTRY) {
+      hbs.registerPartial(template.name, wrapped);
+    }
+  }
+  return { templates, files: index.map((name) => all.get(name)?.file ?? name) };
+}
+
+function renderWith(compiled: Compiled, entry: Template, view: FileView): string {
+  const template = compiled.templates.get(entry.name) as Handlebars.TemplateDelegate;
+  try {
+    return template(view);
+  } catch (e) {
+    throw e instanceof TemplateError ? e : annotate(entry, e);
+  }
+}
+
+/** Names the template an error came from, once, keeping Handlebars' line and column. */
+function annotate(template: Template, e: unknown): TemplateError {
+  if (e instanceof TemplateError) {
+    return e;
+  }
+  const error = e as { message?: string; lineNumber?: number; column?: number };
+  const raw = error.message ?? String(e);
+  const missing = /^"([^"]+)" not defined in .* - (\d+):(\d+)$/.exec(raw);
+  if (missing !== null) {
+    return new TemplateError(
+      `${template.file}:${missing[2]}:${Number(missing[3]) + 1}: variable "${missing[1]}" does not exist in the view model`,
+    );
+  }
+  const partial = /^The partial (.+) could not be found$/.exec(raw);
+  if (partial !== null) {
+    return new TemplateError(`${template.file}: partial "${partial[1]}" does not exist`);
+  }
+  const helper = /^Missing helper: "?([^"]+)"?/.exec(raw);
+  if (helper !== null) {
+    return new TemplateError(`${template.file}: helper "${helper[1]}" does not exist`);
+  }
+  const where = error.lineNumber === undefined ? "" : `:${error.lineNumber}:${(error.column ?? 0) + 1}`;
+  return new TemplateError(`${template.file}${where}: ${raw}`);
+}
+
+const MARK_OPEN = "\uE000";
+const MARK_NAME_END = "\uE001";
+const MARK_CLOSE = "\uE002";
+
+/** In a traced rendering, the template that wrote the character at `offset` of the plain rendering. */
+function ownerAt(traced: string, offset: number, files: readonly string[]): string {
+  const stack: string[] = [];
+  let plain = 0;
+  for (let i = 0; i < traced.length; i++) {
+    const ch = traced[i];
+    if (ch === MARK_OPEN) {
+      const end = traced.indexOf(MARK_NAME_END, i);
+      stack.push(files[Number(traced.slice(i + 1, end))] ?? "?");
+      i = end;
+    } else if (ch === MARK_CLOSE) {
+      stack.pop();
+    } else {
+      if (plain === offset) {
+        return `template ${stack.at(-1) ?? "templates/file.hbs"}`;
+      }
+      plain++;
+    }
+  }
+  return `template ${stack.at(-1) ?? "templates/file.hbs"}`;
+}
+
+/** Where the output fails to parse as TypeScript, or undefined when it parses. */
+function typeScriptProblem(
+  code: string,
+): { line: number; column: number; offset: number; message: string } | undefined {
+  try {
+    parseTypeScript(code, { sourceType: "module", plugins: ["typescript"] });
+    return undefined;
+  } catch (e) {
+    const error = e as { loc?: { line: number; column: number }; pos?: number; message?: string };
+    const line = error.loc?.line ?? 1;
+    const column = (error.loc?.column ?? 0) + 1;
+    return {
+      line,
+      column,
+      offset: error.pos ?? 0,
+      message: (error.message ?? String(e)).replace(/ \(\d+:\d+\)$/, ""),
+    };
+  }
 }
 
 /**
