@@ -124,7 +124,7 @@ function checkStatically(template: Template, all: ReadonlyMap<string, Template>)
     if (n.type === "PartialStatement" || n.type === "PartialBlockStatement") {
       const name = n.name as hbs.AST.PathExpression | hbs.AST.SubExpression;
       if (name.type === "PathExpression" && !all.has(name.original)) {
-        throw new TemplateError(`${at(n)}: partial "${name.original}" does not exist`);
+        throw new TemplateError(`${at(name)}: partial "${name.original}" does not exist`);
       }
     }
     if (n.type === "MustacheStatement" || n.type === "BlockStatement" || n.type === "SubExpression") {
@@ -133,7 +133,7 @@ function checkStatically(template: Template, all: ReadonlyMap<string, Template>)
       if (isCall && call.path.type === "PathExpression") {
         const helper = (call.path as hbs.AST.PathExpression).original;
         if (!(HELPERS as readonly string[]).includes(helper)) {
-          throw new TemplateError(`${at(n)}: helper "${helper}" does not exist`);
+          throw new TemplateError(`${at(call.path)}: helper "${helper}" does not exist`);
         }
       }
     }

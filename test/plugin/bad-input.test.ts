@@ -92,7 +92,7 @@ test("a template that names a missing partial fails with its name", () => {
   writeFileSync(join(templates, "header.hbs"), "{{> no-such-partial}}\n");
   assertFails(
     [`templates=${templates}`],
-    /templates-missing\/header\.hbs:1:1: partial "no-such-partial" does not exist/,
+    /templates-missing\/header\.hbs:1:5: partial "no-such-partial" does not exist/,
   );
 });
 
