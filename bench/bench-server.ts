@@ -20,6 +20,14 @@ const server = createServer().add(BenchService, {
   async *pingPong(requests) {
     for await (const payload of requests) yield payload;
   },
+  async sink(requests) {
+    let count = 0;
+    for await (const _ of requests) count++;
+    return { count };
+  },
+  async *idle(_request, ctx) {
+    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+  },
 });
 const port = await server.listen("127.0.0.1:0");
 console.log(port);

@@ -4,7 +4,7 @@
 /* eslint-disable */
 
 import * as $leaksafe from "leaksafe";
-import { FloodRequest, Payload } from "./bench.js";
+import { FloodRequest, Payload, SinkSummary } from "./bench.js";
 
 /** Bench is served in one process and called from another. */
 export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>()({
@@ -36,6 +36,34 @@ export const BenchService = $leaksafe.defineService<BenchImplementation, BenchCl
     idempotency: "unknown",
     policy: {},
   },
+  /** Sink takes payloads until the client ends, then says how many came. */
+  sink: {
+    path: "/bench.v1.Bench/Sink",
+    requestStream: true,
+    responseStream: false,
+    requestSerialize: $leaksafe.serializer(Payload),
+    requestDeserialize: $leaksafe.deserializer(Payload),
+    responseSerialize: $leaksafe.serializer(SinkSummary),
+    responseDeserialize: $leaksafe.deserializer(SinkSummary),
+    originalName: "Sink",
+    kind: "client-streaming",
+    idempotency: "unknown",
+    policy: {},
+  },
+  /** Idle sends nothing and stays open until the client leaves. */
+  idle: {
+    path: "/bench.v1.Bench/Idle",
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: $leaksafe.serializer(FloodRequest),
+    requestDeserialize: $leaksafe.deserializer(FloodRequest),
+    responseSerialize: $leaksafe.serializer(Payload),
+    responseDeserialize: $leaksafe.deserializer(Payload),
+    originalName: "Idle",
+    kind: "server-streaming",
+    idempotency: "unknown",
+    policy: {},
+  },
 });
 
 /** What a server implements for bench.v1.Bench. Pass it to `server.add(BenchService, implementation)`. */
@@ -44,6 +72,10 @@ export interface BenchImplementation {
   flood(request: FloodRequest, context: $leaksafe.ServerContext): AsyncIterable<Payload>;
   /** PingPong answers every payload with the same payload. */
   pingPong(requests: AsyncIterable<Payload>, context: $leaksafe.ServerContext): AsyncIterable<Payload>;
+  /** Sink takes payloads until the client ends, then says how many came. */
+  sink(requests: AsyncIterable<Payload>, context: $leaksafe.ServerContext): Promise<SinkSummary>;
+  /** Idle sends nothing and stays open until the client leaves. */
+  idle(request: FloodRequest, context: $leaksafe.ServerContext): AsyncIterable<Payload>;
 }
 
 /** A client of bench.v1.Bench, made by `createClient(BenchService, address)`. */
@@ -52,4 +84,8 @@ export interface BenchClient extends $leaksafe.ClientBase {
   flood(request: FloodRequest, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
   /** PingPong answers every payload with the same payload. */
   pingPong(requests: AsyncIterable<Payload> | Iterable<Payload>, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
+  /** Sink takes payloads until the client ends, then says how many came. */
+  sink(requests: AsyncIterable<Payload> | Iterable<Payload>, options?: $leaksafe.CallOptions): Promise<SinkSummary>;
+  /** Idle sends nothing and stays open until the client leaves. */
+  idle(request: FloodRequest, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
 }
