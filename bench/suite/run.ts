@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: every peer side by side, in one run. Each peer's server
+ * runs in its own process; the clients take turns, rotating the order each
+ * round. Writes bench/RESULTS.md (medians, min–max, ratios to raw grpc-js)
+ * and bench/results.svg. `--quick` finishes in under 2 minutes.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { renderChart } from "./chart.js";
+import { createPeerClient, PEERS, type Peer, type PeerClient } from "./clients.js";
+import { GEN, generatePeers, ROOT } from "./generate.js";
+import { writeResults } from "./report.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+
+const quick = process.argv.includes("--quick");
+const RUNS = quick ? 2 : 5;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface Measurement {
+  scenario: string;
+  unit: string;
+  /** Higher is better unless false. */
+  higherIsBetter: boolean;
+  values: Map<Peer, number[]>;
+}
+
+const measurements: Measurement[] = [];
+/** Off during warm-up rounds, which are not recorded. */
+let recording = false;
+function record(scenario: string, unit: string, peer: Peer, value: number, higherIsBetter = true): void {
+  if (!recording) return;
+  let m = measurements.find((x) => x.scenario === scenario);
+  if (m === undefined) {
+    m = { scenario, unit, higherIsBetter, values: new Map() };
+    measurements.push(m);
+  }
+  const list = m.values.get(peer) ?? [];
+  list.push(value);
+  m.values.set(peer, list);
+}
+
+const started = Date.now();
+generatePeers();
+const servers = new Map<Peer, ChildProcess>();
+const clients = new Map<Peer, PeerClient>();
+for (const peer of PEERS) {
+  const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "server.ts"), peer], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const port = await new Promise<number>((resolve) =>
+    child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString()))),
+  );
+  servers.set(peer, child);
+  clients.set(peer, await createPeerClient(peer, port));
+}
+
+/** Runs `measure` for every peer, RUNS times, rotating which peer goes first. */
+async function eachPeer(runs: number, measure: (peer: Peer, client: PeerClient) => Promise<void>): Promise<void> {
+  process.stderr.write(`bench: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  recording = false;
+  for (const peer of PEERS) await measure(peer, clients.get(peer) as PeerClient); // warm-up
+  recording = true;
+  for (let run = 0; run < runs; run++) {
+    const order = [...PEERS.slice(run % PEERS.length), ...PEERS.slice(0, run % PEERS.length)];
+    for (const peer of order) {
+      const t = Date.now();
+      await measure(peer, clients.get(peer) as PeerClient);
+      if (process.env.BENCH_DEBUG) process.stderr.write(`  ${peer} ${Date.now() - t} ms\n`);
+    }
+  }
+}
+
+const seconds = (from: bigint) => Number(process.hrtime.bigint() - from) / 1e9;
+
+for (const [size, count] of quick
+  ? [
+      [16, 30_000],
+      [1024, 20_000],
+      [65536, 300],
+    ]
+  : [
+      [16, 200_000],
+      [1024, 100_000],
+      [65536, 3000],
+    ]) {
+  const name = `server stream, ${size === 65536 ? "64 KiB" : size === 1024 ? "1 KiB" : "16 B"}`;
+  await eachPeer(RUNS, async (peer, client) => {
+    const t = process.hrtime.bigint();
+    const n = await client.serverStream(count as number, size as number);
+    record(name, "msg/s", peer, n / seconds(t));
+  });
+}
+
+for (const count of [10_000, 100_000, 1_000_000]) {
+  const name = `client stream, ${count.toLocaleString("en")} per call`;
+  const capMs = quick ? 1000 : 10_000;
+  await eachPeer(quick ? 1 : 3, async (peer, client) => {
+    const t = process.hrtime.bigint();
+    const sent = await client.clientStream(count, Date.now() + capMs);
+    record(name, "msg/s", peer, sent / seconds(t));
+  });
+}
+
+{
+  const rounds = quick ? 1000 : 10_000;
+  await eachPeer(RUNS, async (peer, client) => {
+    const latencies: number[] = [];
+    const t = process.hrtime.bigint();
+    await client.pingPong(rounds, latencies);
+    const rate = rounds / seconds(t);
+    latencies.sort((a, b) => a - b);
+    record("bidi ping-pong", "round trips/s", peer, rate);
+    record("ping-pong latency p50", "µs", peer, (latencies[Math.floor(latencies.length * 0.5)] ?? 0) * 1000, false);
+    record("ping-pong latency p99", "µs", peer, (latencies[Math.floor(latencies.length * 0.99)] ?? 0) * 1000, false);
+  });
+}
+
+const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+{
+  const n = 1000;
+  await eachPeer(quick ? 1 : 3, async (peer, client) => {
+    await sleep(100);
+    gc();
+    gc();
+    const heap = process.memoryUsage().heapUsed;
+    const t0 = timers();
+    const close = await client.openIdle(n);
+    await sleep(500);
+    gc();
+    gc();
+    record(
+      "1,000 open idle streams: heap per stream",
+      "KiB",
+      peer,
+      (process.memoryUsage().heapUsed - heap) / n / 1024,
+      false,
+    );
+    record("1,000 open idle streams: timers per stream", "timers", peer, (timers() - t0) / n, false);
+    await close();
+  });
+}
+
+{
+  const n = quick ? 500 : 10_000;
+  await eachPeer(quick ? 1 : 3, async (peer, client) => {
+    gc();
+    const heap = process.memoryUsage().heapUsed;
+    const t = process.hrtime.bigint();
+    for (let done = 0; done < n; done += 100) {
+      const close = await client.openIdle(100);
+      await sleep(1); // let the calls start before they are cancelled
+      await close();
+    }
+    record(`stream churn: open and cancel ${n.toLocaleString("en")}`, "calls/s", peer, n / seconds(t));
+    await sleep(200);
+    gc();
+    record(
+      "stream churn: heap growth after GC",
+      "MiB",
+      peer,
+      (process.memoryUsage().heapUsed - heap) / 1024 / 1024,
+      false,
+    );
+  });
+}
+
+let codegen: string[] = [];
+if (!quick) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/codegen.ts"), "--runs", "3"], {
+    encoding: "utf8",
+  });
+  codegen = r.stdout.trim().split("\n");
+}
+
+for (const client of clients.values()) client.close();
+for (const server of servers.values()) server.kill();
+
+const svg = await renderChart(measurements);
+writeFileSync(join(ROOT, "bench/results.svg"), svg);
+writeResults(join(ROOT, "bench/RESULTS.md"), measurements, {
+  quick,
+  runs: RUNS,
+  seconds: (Date.now() - started) / 1000,
+  codegen,
+});
+console.log(`wrote bench/RESULTS.md and bench/results.svg in ${((Date.now() - started) / 1000).toFixed(0)} s (${GEN})`);
+process.exit(0);
