@@ -61,7 +61,7 @@ for (const peer of PEERS) {
 
 /** Runs `measure` for every peer, RUNS times, rotating which peer goes first. */
 async function eachPeer(runs: number, measure: (peer: Peer, client: PeerClient) => Promise<void>): Promise<void> {
-  process.stderr.write(`bench: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  if (process.env.BENCH_DEBUG) process.stderr.write(`bench: ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   recording = false;
   for (const peer of PEERS) await measure(peer, clients.get(peer) as PeerClient); // warm-up
   recording = true;
