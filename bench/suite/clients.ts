@@ -106,15 +106,15 @@ function grpcStyle(
     },
     async openIdle(n) {
       // An idle stream sends nothing, not even headers; the runner gives the calls time to open.
+      // Each call's end is awaited from its start: a call can end before it is cancelled.
       const calls = Array.from({ length: n }, () => {
         const call = idle({ count: 0, size: 0 });
         call.on("error", () => undefined);
-        return call;
+        return { call, ended: new Promise((resolve) => call.once("status", resolve)) };
       });
       return async () => {
-        const ended = calls.map((c) => new Promise((resolve) => c.once("status", resolve)));
-        for (const c of calls) c.cancel();
-        await Promise.all(ended);
+        for (const { call } of calls) call.cancel();
+        await Promise.all(calls.map((c) => c.ended));
       };
     },
     close,
