@@ -4,7 +4,15 @@
  * registry entry and the stream listeners, and cancels the grpc-js call if
  * it failed on this side.
  */
-import type { Client, ClientDuplexStream, ClientReadableStream, ServiceError, StatusObject } from "@grpc/grpc-js";
+import type {
+  Client,
+  ClientDuplexStream,
+  ClientReadableStream,
+  ClientUnaryCall,
+  ClientWritableStream,
+  ServiceError,
+  StatusObject,
+} from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer } from "./call-timer.js";
@@ -130,6 +138,32 @@ function settle<Res>(
   };
 }
 
+/**
+ * A call with one response (unary or client streaming): `start` makes the
+ * grpc-js call with the callback that settles it; `then` runs once it exists.
+ */
+function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void }>(
+  prepared: Prepared,
+  options: CallOptions,
+  start: (callback: (error: ServiceError | null, response?: Res) => void) => C,
+  then?: (call: C) => void,
+): Promise<Res> {
+  const { life } = prepared;
+  return new Promise<Res>((resolve, reject) => {
+    if (life.failure !== undefined) {
+      reject(life.failure);
+      return;
+    }
+    const call = start(settle(prepared, resolve));
+    observe(call, options);
+    life.onFail((failure) => {
+      call.cancel();
+      reject(failure);
+    });
+    then?.(call);
+  });
+}
+
 export function callUnary<Req, Res>(
   target: ChannelCall,
   method: MethodDescriptor<Req, Res>,
@@ -137,27 +171,17 @@ export function callUnary<Req, Res>(
   options: CallOptions = {},
 ): Promise<Res> {
   const prepared = prepare(target, method, options);
-  const { life, record } = prepared;
-  return new Promise<Res>((resolve, reject) => {
-    if (life.failure !== undefined) {
-      reject(life.failure);
-      return;
-    }
-    countOut(record, request);
-    const call = target.channel.makeUnaryRequest(
+  return singleResponse<Res, ClientUnaryCall>(prepared, options, (callback) => {
+    countOut(prepared.record, request);
+    return target.channel.makeUnaryRequest(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
       request,
       toMetadata(options.metadata),
       grpcOptions(prepared),
-      settle(prepared, resolve),
+      callback,
     );
-    observe(call, options);
-    life.onFail((failure) => {
-      call.cancel();
-      reject(failure);
-    });
   });
 }
 
@@ -169,30 +193,26 @@ export function callClientStream<Req, Res>(
 ): Promise<Res> {
   const prepared = prepare(target, method, options);
   const { life, record } = prepared;
-  return new Promise<Res>((resolve, reject) => {
-    if (life.failure !== undefined) {
-      reject(life.failure);
-      return;
-    }
-    const call = target.channel.makeClientStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      toMetadata(options.metadata),
-      grpcOptions(prepared),
-      settle(prepared, resolve),
-    );
-    observe(call, options);
-    life.onFail((failure) => {
-      call.cancel();
-      reject(failure);
-    });
-    const timer = startTimer(prepared, undefined);
-    sendAll(requests, call, { life, record, timer }).then(
-      () => call.end(),
-      (error: unknown) => life.fail(requestsFailed(error)),
-    );
-  });
+  return singleResponse<Res, ClientWritableStream<Req>>(
+    prepared,
+    options,
+    (callback) =>
+      target.channel.makeClientStreamRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        toMetadata(options.metadata),
+        grpcOptions(prepared),
+        callback,
+      ),
+    (call) => {
+      const timer = startTimer(prepared, undefined);
+      sendAll(requests, call, { life, record, timer }).then(
+        () => call.end(),
+        (error: unknown) => life.fail(requestsFailed(error)),
+      );
+    },
+  );
 }
 
 export function callServerStream<Req, Res>(
