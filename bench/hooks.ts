@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { type CallHooks, createClient } from "leaksafe";
 import { BenchService } from "../generated-example/bench/v1/bench_leaksafe.js";
+import { median } from "./suite/stats.js";
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
@@ -62,14 +63,6 @@ async function rate(fn: () => Promise<number>): Promise<number> {
   const start = process.hrtime.bigint();
   const n = await fn();
   return n / (Number(process.hrtime.bigint() - start) / 1e9);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 const rates = new Map<string, number[]>([

@@ -14,6 +14,7 @@ import { Client, credentials, Metadata } from "@grpc/grpc-js";
 import { createClient } from "leaksafe";
 import type { Payload } from "../generated-example/bench/v1/bench.js";
 import { BenchService } from "../generated-example/bench/v1/bench_leaksafe.js";
+import { median } from "./suite/stats.js";
 
 const runsArg = process.argv.indexOf("--runs");
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
@@ -94,14 +95,6 @@ async function rate(run: () => Promise<number>): Promise<number> {
   const n = await run();
   const seconds = Number(process.hrtime.bigint() - start) / 1e9;
   return n / seconds;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1
-    ? (sorted[mid] as number)
-    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 interface Scenario {

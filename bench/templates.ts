@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { run } from "../plugin/plugin.js";
+import { median } from "./suite/stats.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const runsArg = process.argv.indexOf("--runs");
@@ -39,11 +40,6 @@ function time(req: ReturnType<typeof request>): number {
   const files = run(req).file.length;
   if (files !== names.length) throw new Error(`expected ${names.length} files, got ${files}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 time(plain);

@@ -4,6 +4,7 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { Status } from "leaksafe";
 import { ROOT } from "../support/generate.js";
 
 export const ROWS_DIR = join(ROOT, ".tmp/fault-rows");
@@ -29,24 +30,5 @@ export function recordRow(row: FaultRow): void {
 export function describeError(error: unknown): string {
   const e = error as { code?: number; reason?: string } | undefined;
   if (e === undefined || typeof e.code !== "number") return String(error);
-  const names = [
-    "OK",
-    "CANCELLED",
-    "UNKNOWN",
-    "INVALID_ARGUMENT",
-    "DEADLINE_EXCEEDED",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "PERMISSION_DENIED",
-    "RESOURCE_EXHAUSTED",
-    "FAILED_PRECONDITION",
-    "ABORTED",
-    "OUT_OF_RANGE",
-    "UNIMPLEMENTED",
-    "INTERNAL",
-    "UNAVAILABLE",
-    "DATA_LOSS",
-    "UNAUTHENTICATED",
-  ];
-  return `${names[e.code] ?? e.code}/${e.reason ?? "?"}`;
+  return `${Status[e.code] ?? e.code}/${e.reason ?? "?"}`;
 }
