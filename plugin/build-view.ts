@@ -81,6 +81,7 @@ export function buildFileView(
         const value = policy[name];
         return value === undefined ? [] : [{ name, value }];
       }),
+      resume: policies.resolveResume(method, file.proto.name) ?? null,
     };
   }
 }

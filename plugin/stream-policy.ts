@@ -13,6 +13,7 @@ import {
   hasOption,
   type Registry,
 } from "@bufbuild/protobuf";
+import type { ResumeView } from "./view-model.js";
 
 /** One level's limits, as given: numbers of milliseconds, any field unset. */
 export interface PolicyLimits {
@@ -40,6 +41,50 @@ export function limitProblem(value: number): string | undefined {
   }
   if (value > MAX_LIMIT_MS) {
     return `must be at most ${MAX_LIMIT_MS} ms (30 days)`;
+  }
+  return undefined;
+}
+
+interface ResumeFields {
+  resumable?: boolean;
+  retryCodes?: string[];
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+  maxAttempts?: number;
+}
+
+const RESUME_FIELDS = [
+  ["initialBackoffMs", "initial_backoff_ms"],
+  ["maxBackoffMs", "max_backoff_ms"],
+  ["maxAttempts", "max_attempts"],
+] as const;
+
+/** The runtime's default first wait; only used here to check max ≥ initial. */
+const DEFAULT_INITIAL_BACKOFF_MS = 100;
+
+/** gRPC's status code names, OK aside, in code order. */
+const RETRYABLE_CODES = [
+  "CANCELLED",
+  "UNKNOWN",
+  "INVALID_ARGUMENT",
+  "DEADLINE_EXCEEDED",
+  "NOT_FOUND",
+  "ALREADY_EXISTS",
+  "PERMISSION_DENIED",
+  "RESOURCE_EXHAUSTED",
+  "FAILED_PRECONDITION",
+  "ABORTED",
+  "OUT_OF_RANGE",
+  "UNIMPLEMENTED",
+  "INTERNAL",
+  "UNAVAILABLE",
+  "DATA_LOSS",
+  "UNAUTHENTICATED",
+];
+
+function attemptsProblem(value: number): string | undefined {
+  if (!Number.isInteger(value) || value < 0 || value > 1_000_000) {
+    return "must be a whole number from 0 (no limit) to 1000000";
   }
   return undefined;
 }
@@ -87,6 +132,80 @@ export class PolicyReader {
       }
     }
     return resolved;
+  }
+
+  /**
+   * The resumption of `method`, or undefined when it is not resumable: the
+   * method's fields over the service's. Throws PolicyError on a bad value, and
+   * on resumption asked of a method that is not server-streaming.
+   */
+  resolveResume(method: DescMethod, fileName: string): ResumeView | undefined {
+    const where = `${fileName}: service ${method.parent.typeName}, method ${method.name}`;
+    const own = this.readResume(method, this.methodOption);
+    const inherited = this.readResume(method.parent, this.serviceOption);
+    const serverStreaming = method.methodKind === "server_streaming";
+    if (!serverStreaming) {
+      if (own.resumable === true) {
+        throw new PolicyError(`${where}: resumable applies only to server-streaming methods`);
+      }
+      return undefined;
+    }
+    const resumable = own.resumable ?? inherited.resumable ?? false;
+    if (!resumable) {
+      const stray =
+        own.retryCodes !== undefined ? "retry_codes" : RESUME_FIELDS.find(([key]) => own[key] !== undefined)?.[1];
+      if (stray !== undefined) {
+        throw new PolicyError(`${where}: ${stray} is set but the method is not resumable (add resumable: true)`);
+      }
+      return undefined;
+    }
+    const retryCodes = own.retryCodes ?? inherited.retryCodes ?? [];
+    for (const code of retryCodes) {
+      if (!RETRYABLE_CODES.includes(code)) {
+        throw new PolicyError(
+          `${where}: retry_codes holds "${code}", which is not a gRPC status code name other than OK (${RETRYABLE_CODES.join(", ")})`,
+        );
+      }
+    }
+    const settings: ResumeView["settings"] = [];
+    for (const [key, protoName] of RESUME_FIELDS) {
+      const value = own[key] ?? inherited[key];
+      if (value === undefined) {
+        continue;
+      }
+      const problem = key === "maxAttempts" ? attemptsProblem(value) : limitProblem(value);
+      if (problem !== undefined) {
+        throw new PolicyError(`${where}: ${protoName} = ${value} ${problem}`);
+      }
+      settings.push({ name: key, value });
+    }
+    const initial = settings.find((s) => s.name === "initialBackoffMs")?.value ?? DEFAULT_INITIAL_BACKOFF_MS;
+    const max = settings.find((s) => s.name === "maxBackoffMs")?.value;
+    if (max !== undefined && max < initial) {
+      throw new PolicyError(`${where}: max_backoff_ms = ${max} is less than initial_backoff_ms = ${initial}`);
+    }
+    return { retryCodes: [...new Set(retryCodes)], settings };
+  }
+
+  private readResume(element: DescMethod | DescService, option: DescExtension | undefined): ResumeFields {
+    if (option === undefined || !hasOption(element as never, option as never)) {
+      return {};
+    }
+    const value = getOption(element as never, option as never) as Record<string, unknown>;
+    const fields: ResumeFields = {};
+    if (typeof value.resumable === "boolean") {
+      fields.resumable = value.resumable;
+    }
+    if (Array.isArray(value.retryCodes) && value.retryCodes.length > 0) {
+      fields.retryCodes = value.retryCodes.map(String);
+    }
+    for (const [key] of RESUME_FIELDS) {
+      const v = value[key];
+      if (typeof v === "number") {
+        fields[key] = v;
+      }
+    }
+    return fields;
   }
 
   private read(element: DescMethod | DescService, option: DescExtension | undefined): PolicyLimits {

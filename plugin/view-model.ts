@@ -98,6 +98,18 @@ export interface MethodView {
    * Only limits that some level sets are listed; [] leaves all to the runtime.
    */
   policy: PolicyEntry[];
+  /**
+   * Server-streaming only: how the client resumes the call, when the .proto
+   * declares it resumable (`resumable: true`); null otherwise.
+   */
+  resume: ResumeView | null;
+}
+
+export interface ResumeView {
+  /** gRPC status code names to retry on, e.g. "UNAVAILABLE"; [] leaves the runtime's default. */
+  retryCodes: string[];
+  /** Backoff and attempt settings the .proto sets, named as the runtime names them. */
+  settings: Array<{ name: "initialBackoffMs" | "maxBackoffMs" | "maxAttempts"; value: number }>;
 }
 
 export interface PolicyEntry {

@@ -19,6 +19,8 @@ import { CallTimer } from "./call-timer.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
+import { resumeStream } from "./resume.js";
+import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
@@ -219,7 +221,32 @@ export function callServerStream<Req, Res>(
   target: ChannelCall,
   method: MethodDescriptor<Req, Res>,
   request: Req,
-  options: CallOptions = {},
+  options: ServerStreamCallOptions<Req, Res> = {},
+): AsyncIterable<Res> {
+  if (options.resume === false || (options.resume === undefined && method.resume === undefined)) {
+    return serverStreamOnce(target, method, request, options);
+  }
+  return startOnFirstRead((): AsyncIterator<Res> => {
+    const settings = resolveResume(options.resume, method.resume);
+    const { timeoutMs } = resolveLimits(true, options, methodPolicy(method), target.defaults);
+    const attempt = (next: Req, attemptOptions: CallOptions): AsyncIterable<Res> =>
+      serverStreamOnce(target, method, next, attemptOptions);
+    return resumeStream(request, {
+      attempt,
+      settings: settings as ResolvedResume<Req, Res>,
+      options: { ...options, timeoutMs },
+      method: method.path,
+      peer: target.peer,
+      hook: target.registry.onRetry,
+    });
+  });
+}
+
+function serverStreamOnce<Req, Res>(
+  target: ChannelCall,
+  method: MethodDescriptor<Req, Res>,
+  request: Req,
+  options: CallOptions,
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
     const prepared = prepare(target, method, options);

@@ -1,4 +1,11 @@
-import { type ChannelCredentials, type ChannelOptions, Client, credentials, type Interceptor } from "@grpc/grpc-js";
+import {
+  type Channel,
+  type ChannelCredentials,
+  type ChannelOptions,
+  Client,
+  credentials,
+  type Interceptor,
+} from "@grpc/grpc-js";
 import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
@@ -45,6 +52,8 @@ export interface ClientBase {
   close(): void;
   /** This client's live calls: method, start, messages in and out, deadline. */
   activeStreams(): CallRecord[];
+  /** The grpc-js channel underneath, as grpc-js's `Client#getChannel()` gives it (connectivity state, target). */
+  getChannel(): Channel;
 }
 
 /**
@@ -71,6 +80,7 @@ export function createClient<S extends ServiceDescriptor>(
   const client: Record<string, unknown> = {
     close: () => channel.close(),
     activeStreams: () => registry.snapshot(),
+    getChannel: () => channel.getChannel(),
   };
   for (const [name, method] of Object.entries(service)) {
     client[name] = bindMethod(target, method);

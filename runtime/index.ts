@@ -15,6 +15,13 @@ export {
   shutdownOnSignals,
 } from "./process-shutdown.js";
 export type { CallEndInfo, CallHooks, CallRecord, CallStartInfo, MessageEvent } from "./registry.js";
+export {
+  RESUME_DEFAULTS,
+  type ResumeOptions,
+  type ResumePolicy,
+  type RetryInfo,
+  type ServerStreamCallOptions,
+} from "./resume-policy.js";
 export { RpcError, type RpcErrorInit, type RpcErrorReason, Status } from "./rpc-error.js";
 export {
   createServer,

@@ -1,3 +1,4 @@
+import type { RetryInfo } from "./resume-policy.js";
 import type { RpcError, RpcErrorReason } from "./rpc-error.js";
 import { Status } from "./rpc-error.js";
 import type { MethodKind } from "./service.js";
@@ -61,6 +62,11 @@ export interface CallHooks {
   onCallStart?: ((info: CallStartInfo) => void) | undefined;
   onCallEnd?: ((info: CallEndInfo) => void) | undefined;
   onMessage?: ((event: MessageEvent) => void) | undefined;
+  /**
+   * Client only: an attempt of a resumed stream ended and another follows
+   * after `delayMs`. Each attempt is also a call of its own for the other hooks.
+   */
+  onRetry?: ((info: RetryInfo) => void) | undefined;
 }
 
 /** The registry's own, writable view of a live call. */
@@ -86,7 +92,12 @@ export class Registry {
   private nextId = 1;
   private readonly live = new Map<number, LiveCall>();
 
-  constructor(private readonly hooks: CallHooks = {}) {}
+  /** The `onRetry` hook, guarded; undefined when unset. */
+  readonly onRetry: ((info: RetryInfo) => void) | undefined;
+
+  constructor(private readonly hooks: CallHooks = {}) {
+    this.onRetry = hooks.onRetry === undefined ? undefined : guard(hooks.onRetry);
+  }
 
   open(method: string, kind: MethodKind, peer: string, deadline: number | undefined): LiveCall {
     const onMessage = this.hooks.onMessage;

@@ -16,6 +16,8 @@ export interface RpcErrorInit {
   metadata?: Metadata | undefined;
   reason?: RpcErrorReason | undefined;
   cause?: unknown;
+  attempts?: number | undefined;
+  lastAttemptError?: RpcError | undefined;
 }
 
 /**
@@ -32,6 +34,13 @@ export class RpcError extends Error {
   readonly metadata: Metadata;
   /** Why the call ended; see {@link RpcErrorReason}. */
   readonly reason: RpcErrorReason;
+  /** How many attempts the call made: more than 1 only for a resumed stream. */
+  readonly attempts: number;
+  /**
+   * For a resumed stream that ended between attempts (aborted, or out of
+   * time, while waiting to retry): the error that ended the last attempt.
+   */
+  readonly lastAttemptError: RpcError | undefined;
 
   constructor(code: Status, details: string, init: RpcErrorInit = {}) {
     super(`${Status[code] ?? code}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
@@ -39,6 +48,19 @@ export class RpcError extends Error {
     this.details = details;
     this.metadata = init.metadata ?? new Metadata();
     this.reason = init.reason ?? "remote";
+    this.attempts = init.attempts ?? 1;
+    this.lastAttemptError = init.lastAttemptError;
+  }
+
+  /** This error, as the end of a call that made `attempts` attempts. */
+  afterAttempts(attempts: number, lastAttemptError?: RpcError): RpcError {
+    return new RpcError(this.code, this.details, {
+      metadata: this.metadata,
+      reason: this.reason,
+      cause: this.cause,
+      attempts,
+      lastAttemptError,
+    });
   }
 
   /**

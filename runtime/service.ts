@@ -4,6 +4,7 @@
  */
 import type { MethodDefinition } from "@grpc/grpc-js";
 import type { StreamLimits } from "./limits.js";
+import type { ResumePolicy } from "./resume-policy.js";
 
 /** The four method kinds. */
 export type MethodKind = "unary" | "server-streaming" | "client-streaming" | "bidi";
@@ -15,6 +16,8 @@ export interface MethodDescriptor<Req = any, Res = any> extends MethodDefinition
   readonly idempotency: "unknown" | "no-side-effects" | "idempotent";
   /** The stream limits from the .proto and the plugin options; the runtime's defaults fill the rest. */
   readonly policy?: StreamLimits;
+  /** Server-streaming only: present when the .proto declares the method resumable. */
+  readonly resume?: ResumePolicy;
 }
 
 /** A service: method descriptors by their lowerCamelCase name. */

@@ -279,6 +279,31 @@ describe("bad values fail generation, naming file, service and method", () => {
       "service S { option (leaksafe.v1.stream_defaults) = {timeout_ms: 3e9}; rpc Chat(stream M) returns (stream M); }",
       /bad\/v1\/bad\.proto: service bad\.v1\.S, method Chat: timeout_ms = 3000000000 from \(leaksafe\.v1\.stream_defaults\) on the service must be at most 2592000000 ms \(30 days\)/,
     ],
+    [
+      "resumable on a bidi method",
+      "service S { rpc Chat(stream M) returns (stream M) { option (leaksafe.v1.stream) = {resumable: true}; } }",
+      /bad\/v1\/bad\.proto: service bad\.v1\.S, method Chat: resumable applies only to server-streaming methods/,
+    ],
+    [
+      "a retry code that is no status code",
+      'service S { rpc Watch(M) returns (stream M) { option (leaksafe.v1.stream) = {resumable: true retry_codes: ["UNAVAILABLE", "Unavailable"]}; } }',
+      /bad\/v1\/bad\.proto: service bad\.v1\.S, method Watch: retry_codes holds "Unavailable", which is not a gRPC status code name other than OK/,
+    ],
+    [
+      "a maximum backoff below the initial one",
+      "service S { rpc Watch(M) returns (stream M) { option (leaksafe.v1.stream) = {resumable: true initial_backoff_ms: 500 max_backoff_ms: 100}; } }",
+      /bad\/v1\/bad\.proto: service bad\.v1\.S, method Watch: max_backoff_ms = 100 is less than initial_backoff_ms = 500/,
+    ],
+    [
+      "a fractional attempt limit from the service",
+      "service S { option (leaksafe.v1.stream_defaults) = {resumable: true max_attempts: 2.5}; rpc Watch(M) returns (stream M); }",
+      /bad\/v1\/bad\.proto: service bad\.v1\.S, method Watch: max_attempts = 2\.5 must be a whole number from 0 \(no limit\) to 1000000/,
+    ],
+    [
+      "resumption settings on a method that is not resumable",
+      'service S { rpc Watch(M) returns (stream M) { option (leaksafe.v1.stream) = {retry_codes: ["UNAVAILABLE"]}; } }',
+      /bad\/v1\/bad\.proto: service bad\.v1\.S, method Watch: retry_codes is set but the method is not resumable \(add resumable: true\)/,
+    ],
   ];
   for (const [name, body, message] of cases) {
     test(name, () => {

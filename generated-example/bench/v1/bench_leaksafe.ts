@@ -81,11 +81,11 @@ export interface BenchImplementation {
 /** A client of bench.v1.Bench, made by `createClient(BenchService, address)`. */
 export interface BenchClient extends $leaksafe.ClientBase {
   /** Flood streams `count` payloads of `size` bytes each. */
-  flood(request: FloodRequest, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
+  flood(request: FloodRequest, options?: $leaksafe.ServerStreamCallOptions<FloodRequest, Payload>): AsyncIterable<Payload>;
   /** PingPong answers every payload with the same payload. */
   pingPong(requests: AsyncIterable<Payload> | Iterable<Payload>, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
   /** Sink takes payloads until the client ends, then says how many came. */
   sink(requests: AsyncIterable<Payload> | Iterable<Payload>, options?: $leaksafe.CallOptions): Promise<SinkSummary>;
   /** Idle sends nothing and stays open until the client leaves. */
-  idle(request: FloodRequest, options?: $leaksafe.CallOptions): AsyncIterable<Payload>;
+  idle(request: FloodRequest, options?: $leaksafe.ServerStreamCallOptions<FloodRequest, Payload>): AsyncIterable<Payload>;
 }

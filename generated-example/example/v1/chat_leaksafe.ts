@@ -104,7 +104,7 @@ export interface ChatClient extends $leaksafe.ClientBase {
    * so it has no idle limit and no total deadline; keepalive pings find a
    * vanished peer instead.
    */
-  watch(request: WatchRequest, options?: $leaksafe.CallOptions): AsyncIterable<RoomEvent>;
+  watch(request: WatchRequest, options?: $leaksafe.ServerStreamCallOptions<WatchRequest, RoomEvent>): AsyncIterable<RoomEvent>;
   /** Upload sends an attachment in chunks and gets one summary back. */
   upload(requests: AsyncIterable<UploadChunk> | Iterable<UploadChunk>, options?: $leaksafe.CallOptions): Promise<UploadSummary>;
   /**

@@ -30,11 +30,51 @@ export interface StreamPolicy {
     | number
     | undefined;
   /** The most time one send may wait for the peer to take a message. */
-  sendTimeoutMs?: number | undefined;
+  sendTimeoutMs?:
+    | number
+    | undefined;
+  /**
+   * Server-streaming methods only: when an attempt ends with one of
+   * `retry_codes`, or goes idle, the client waits and re-issues the call, and
+   * its caller reads on as if nothing happened. On a service, it applies to
+   * the service's server-streaming methods.
+   */
+  resumable?:
+    | boolean
+    | undefined;
+  /**
+   * Status code names that end an attempt but not the call, such as
+   * "UNAVAILABLE" (the default when empty). A connection that dropped,
+   * including one closed after a GOAWAY, ends the attempt with UNAVAILABLE.
+   */
+  retryCodes: string[];
+  /**
+   * The wait before the first new attempt (default 100). It doubles for each
+   * attempt in a row that receives no message, up to `max_backoff_ms`
+   * (default 10000), and is spread by ±20 %.
+   */
+  initialBackoffMs?: number | undefined;
+  maxBackoffMs?:
+    | number
+    | undefined;
+  /**
+   * The most attempts in a row that receive no message before the call fails
+   * (default 10); 0 means no limit.
+   */
+  maxAttempts?: number | undefined;
 }
 
 function createBaseStreamPolicy(): StreamPolicy {
-  return { idleTimeoutMs: undefined, timeoutMs: undefined, sendTimeoutMs: undefined };
+  return {
+    idleTimeoutMs: undefined,
+    timeoutMs: undefined,
+    sendTimeoutMs: undefined,
+    resumable: undefined,
+    retryCodes: [],
+    initialBackoffMs: undefined,
+    maxBackoffMs: undefined,
+    maxAttempts: undefined,
+  };
 }
 
 export const StreamPolicy: MessageFns<StreamPolicy> = {
@@ -47,6 +87,21 @@ export const StreamPolicy: MessageFns<StreamPolicy> = {
     }
     if (message.sendTimeoutMs !== undefined) {
       writer.uint32(25).double(message.sendTimeoutMs);
+    }
+    if (message.resumable !== undefined) {
+      writer.uint32(32).bool(message.resumable);
+    }
+    for (const v of message.retryCodes) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.initialBackoffMs !== undefined) {
+      writer.uint32(49).double(message.initialBackoffMs);
+    }
+    if (message.maxBackoffMs !== undefined) {
+      writer.uint32(57).double(message.maxBackoffMs);
+    }
+    if (message.maxAttempts !== undefined) {
+      writer.uint32(65).double(message.maxAttempts);
     }
     return writer;
   },
@@ -88,6 +143,46 @@ export const StreamPolicy: MessageFns<StreamPolicy> = {
             message.sendTimeoutMs = reader.double();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.resumable = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.retryCodes.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 49) {
+              break;
+            }
+
+            message.initialBackoffMs = reader.double();
+            continue;
+          }
+          case 7: {
+            if (tag !== 57) {
+              break;
+            }
+
+            message.maxBackoffMs = reader.double();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.maxAttempts = reader.double();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -117,6 +212,27 @@ export const StreamPolicy: MessageFns<StreamPolicy> = {
         : isSet(object.send_timeout_ms)
         ? globalThis.Number(object.send_timeout_ms)
         : undefined,
+      resumable: isSet(object.resumable) ? globalThis.Boolean(object.resumable) : undefined,
+      retryCodes: globalThis.Array.isArray(object?.retryCodes)
+        ? object.retryCodes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.retry_codes)
+        ? object.retry_codes.map((e: any) => globalThis.String(e))
+        : [],
+      initialBackoffMs: isSet(object.initialBackoffMs)
+        ? globalThis.Number(object.initialBackoffMs)
+        : isSet(object.initial_backoff_ms)
+        ? globalThis.Number(object.initial_backoff_ms)
+        : undefined,
+      maxBackoffMs: isSet(object.maxBackoffMs)
+        ? globalThis.Number(object.maxBackoffMs)
+        : isSet(object.max_backoff_ms)
+        ? globalThis.Number(object.max_backoff_ms)
+        : undefined,
+      maxAttempts: isSet(object.maxAttempts)
+        ? globalThis.Number(object.maxAttempts)
+        : isSet(object.max_attempts)
+        ? globalThis.Number(object.max_attempts)
+        : undefined,
     };
   },
 
@@ -131,6 +247,21 @@ export const StreamPolicy: MessageFns<StreamPolicy> = {
     if (message.sendTimeoutMs !== undefined) {
       obj.sendTimeoutMs = floatToJson(message.sendTimeoutMs);
     }
+    if (message.resumable !== undefined) {
+      obj.resumable = message.resumable;
+    }
+    if (message.retryCodes?.length) {
+      obj.retryCodes = message.retryCodes;
+    }
+    if (message.initialBackoffMs !== undefined) {
+      obj.initialBackoffMs = floatToJson(message.initialBackoffMs);
+    }
+    if (message.maxBackoffMs !== undefined) {
+      obj.maxBackoffMs = floatToJson(message.maxBackoffMs);
+    }
+    if (message.maxAttempts !== undefined) {
+      obj.maxAttempts = floatToJson(message.maxAttempts);
+    }
     return obj;
   },
 
@@ -142,6 +273,11 @@ export const StreamPolicy: MessageFns<StreamPolicy> = {
     message.idleTimeoutMs = object.idleTimeoutMs ?? undefined;
     message.timeoutMs = object.timeoutMs ?? undefined;
     message.sendTimeoutMs = object.sendTimeoutMs ?? undefined;
+    message.resumable = object.resumable ?? undefined;
+    message.retryCodes = object.retryCodes?.map((e) => e) || [];
+    message.initialBackoffMs = object.initialBackoffMs ?? undefined;
+    message.maxBackoffMs = object.maxBackoffMs ?? undefined;
+    message.maxAttempts = object.maxAttempts ?? undefined;
     return message;
   },
 };

@@ -104,6 +104,6 @@ export interface CasingClient extends $leaksafe.ClientBase {
   getUserV2(request: HTTPRequest, options?: $leaksafe.CallOptions): Promise<snakeCaseMessage>;
   httpRequest(request: alreadyCamelCase, options?: $leaksafe.CallOptions): Promise<alreadyCamelCase>;
   v2Upload(requests: AsyncIterable<snakeCaseMessage> | Iterable<snakeCaseMessage>, options?: $leaksafe.CallOptions): Promise<HTTPRequest>;
-  lowerCase(request: HTTPRequest, options?: $leaksafe.CallOptions): AsyncIterable<HTTPRequest>;
+  lowerCase(request: HTTPRequest, options?: $leaksafe.ServerStreamCallOptions<HTTPRequest, HTTPRequest>): AsyncIterable<HTTPRequest>;
   x(request: HTTPRequest, options?: $leaksafe.CallOptions): Promise<HTTPRequest>;
 }

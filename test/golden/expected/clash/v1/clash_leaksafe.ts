@@ -74,6 +74,6 @@ export interface ChatImplementation {
 export interface ChatClient extends $leaksafe.ClientBase {
   close$(request: ChatService$, options?: $leaksafe.CallOptions): Promise<ChatClient$>;
   then$(request: ChatImplementation$, options?: $leaksafe.CallOptions): Promise<RpcError>;
-  toString$(request: Metadata, options?: $leaksafe.CallOptions): AsyncIterable<AsyncIterable$>;
+  toString$(request: Metadata, options?: $leaksafe.ServerStreamCallOptions<Metadata, AsyncIterable$>): AsyncIterable<AsyncIterable$>;
   send(requests: AsyncIterable<AsyncIterable$> | Iterable<AsyncIterable$>, options?: $leaksafe.CallOptions): Promise<Metadata>;
 }

@@ -46,5 +46,5 @@ export interface CrossingImplementation {
 /** A client of golden.cross.v1.Crossing, made by `createClient(CrossingService, address)`. */
 export interface CrossingClient extends $leaksafe.ClientBase {
   fetch(request: Remote, options?: $leaksafe.CallOptions): Promise<Sibling>;
-  feed(request: Sibling, options?: $leaksafe.CallOptions): AsyncIterable<Remote>;
+  feed(request: Sibling, options?: $leaksafe.ServerStreamCallOptions<Sibling, Remote>): AsyncIterable<Remote>;
 }

@@ -73,7 +73,7 @@ export interface KindsImplementation {
 /** A client of golden.kinds.v1.Kinds, made by `createClient(KindsService, address)`. */
 export interface KindsClient extends $leaksafe.ClientBase {
   unary(request: Req, options?: $leaksafe.CallOptions): Promise<Res>;
-  serverStream(request: Req, options?: $leaksafe.CallOptions): AsyncIterable<Res>;
+  serverStream(request: Req, options?: $leaksafe.ServerStreamCallOptions<Req, Res>): AsyncIterable<Res>;
   clientStream(requests: AsyncIterable<Req> | Iterable<Req>, options?: $leaksafe.CallOptions): Promise<Res>;
   bidi(requests: AsyncIterable<Req> | Iterable<Req>, options?: $leaksafe.CallOptions): AsyncIterable<Res>;
 }

@@ -45,5 +45,5 @@ export interface LegacyImplementation {
 /** A client of golden.legacy.v1.Legacy, made by `createClient(LegacyService, address)`. */
 export interface LegacyClient extends $leaksafe.ClientBase {
   lookup(request: LegacyRequest, options?: $leaksafe.CallOptions): Promise<LegacyReply>;
-  scan(request: LegacyRequest, options?: $leaksafe.CallOptions): AsyncIterable<LegacyReply>;
+  scan(request: LegacyRequest, options?: $leaksafe.ServerStreamCallOptions<LegacyRequest, LegacyReply>): AsyncIterable<LegacyReply>;
 }

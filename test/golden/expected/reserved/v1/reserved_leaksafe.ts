@@ -87,7 +87,7 @@ export interface KeywordsImplementation {
 export interface KeywordsClient extends $leaksafe.ClientBase {
   delete(request: DateMessage, options?: $leaksafe.CallOptions): Promise<FunctionMessage>;
   class(request: Promise$, options?: $leaksafe.CallOptions): Promise<Buffer$>;
-  new(request: Buffer$, options?: $leaksafe.CallOptions): AsyncIterable<Error$>;
+  new(request: Buffer$, options?: $leaksafe.ServerStreamCallOptions<Buffer$, Error$>): AsyncIterable<Error$>;
   function(requests: AsyncIterable<Error$> | Iterable<Error$>, options?: $leaksafe.CallOptions): AsyncIterable<Promise$>;
   await(request: Error$, options?: $leaksafe.CallOptions): Promise<DateMessage>;
 }

@@ -95,5 +95,5 @@ export interface WellKnownClient extends $leaksafe.ClientBase {
   now(request: Empty, options?: $leaksafe.CallOptions): Promise<Timestamp>;
   echo(request: StringValue, options?: $leaksafe.CallOptions): Promise<StringValue>;
   configure(request: Struct, options?: $leaksafe.CallOptions): Promise<Any>;
-  sleep(request: Duration, options?: $leaksafe.CallOptions): AsyncIterable<Value>;
+  sleep(request: Duration, options?: $leaksafe.ServerStreamCallOptions<Duration, Value>): AsyncIterable<Value>;
 }

@@ -1,0 +1,378 @@
+/**
+ * Resumable watch streams, end to end: real grpc-js servers and the
+ * generated KV client on loopback, across GOAWAYs, a restart on the same
+ * port, an idle channel, aborts and statuses that must not be retried.
+ */
+import assert from "node:assert/strict";
+import { getEventListeners } from "node:events";
+import { test } from "node:test";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+import { connectivityState } from "@grpc/grpc-js";
+import { createClient, type RetryInfo, RpcError, Status } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
+import type { WatchResponse } from "../../generated-example/example/kv/v1/kv.js";
+import { KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
+import { eventually, sleep } from "../e2e/harness.js";
+import { change, Feed, kvOver, resumeAfter, serveKv } from "./feed.js";
+
+setFlagsFromString("--expose-gc");
+const gc = runInNewContext("gc") as () => void;
+const MiB = 1024 * 1024;
+
+function heapAfterGc(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Reads a watch, checking that changes come in order from `first` without a gap or a repeat, until `last`. */
+async function readInOrder(watch: AsyncIterable<WatchResponse>, first: number, last: number): Promise<void> {
+  let expected = first;
+  for await (const response of watch) {
+    for (const c of response.changes) {
+      assert.deepEqual(c, change(expected), `change ${expected} should come next`);
+      expected++;
+    }
+    if (expected > last) {
+      return;
+    }
+  }
+  assert.fail(`the watch ended at revision ${expected - 1}, before ${last}`);
+}
+
+test("a watch across a GOAWAY every 500 ms gets every change once and in order, and nothing grows", {
+  timeout: 120_000,
+}, async (t) => {
+  const controller = new AbortController();
+  const leaks = createLeakChecker({ signals: [controller.signal] });
+  const feed = new Feed();
+  const { server, port } = await serveKv(kvOver(feed), "127.0.0.1:0", {
+    grpcOptions: { "grpc.max_connection_age_ms": 500, "grpc.max_connection_age_grace_ms": 0 },
+  });
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+
+  const last = 3000; // 30 s at one change every 10 ms
+  // Only codes are kept: holding every error (and its stack) would itself grow the heap.
+  const retries: Status[] = [];
+  const samples: Array<{ resources: number; listeners: number; heap?: number }> = [];
+  feed.start(10, last);
+  await readInOrder(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      {
+        signal: controller.signal,
+        resume: {
+          resumeRequest: resumeAfter,
+          onRetry: (info) => {
+            retries.push(info.error.code);
+            const n = retries.length;
+            samples.push({
+              resources: process.getActiveResourcesInfo().length,
+              listeners: getEventListeners(controller.signal, "abort").length,
+              ...(n % 10 === 0 ? { heap: heapAfterGc() } : {}),
+            });
+          },
+        },
+      },
+    ),
+    1,
+    last,
+  );
+  feed.stop();
+
+  t.diagnostic(`${retries.length} reconnects in ${last} changes`);
+  assert.ok(retries.length >= 40, `expected about 60 reconnects, saw ${retries.length}`);
+  assert.deepEqual(new Set(retries), new Set([Status.UNAVAILABLE]), "every attempt ended with UNAVAILABLE");
+  assert.ok(
+    samples.every((s) => s.listeners === 0),
+    "between attempts, no abort listener is left on the caller's signal",
+  );
+  const early = samples.slice(5, 15).map((s) => s.resources);
+  const late = samples.slice(-10).map((s) => s.resources);
+  t.diagnostic(`active resources at each retry: ${early.join(",")} … ${late.join(",")}`);
+  assert.ok(Math.max(...late) <= Math.max(...early) + 1, "active resources grew with the number of reconnects");
+  const heaps = samples.flatMap((s) => (s.heap === undefined ? [] : [s.heap]));
+  // The first reconnects warm the JIT up (compiled code grows, then stays), so growth counts from the 20th.
+  const grown = ((heaps.at(-1) ?? 0) - (heaps[1] ?? 0)) / MiB;
+  t.diagnostic(`heap after GC: ${heaps.map((h) => (h / MiB).toFixed(2)).join(", ")} MiB (every 10 reconnects)`);
+  assert.ok(grown < 0.5, `heap grew by ${grown.toFixed(2)} MiB between reconnect 20 and ${retries.length}`);
+
+  await eventually(() => feed.watchers === 0 && server.activeStreams().length === 0, "the server's watch to end");
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("a watch resumes when its server restarts on the same port", { timeout: 30_000 }, async () => {
+  const leaks = createLeakChecker();
+  const feed = new Feed();
+  const first = await serveKv(kvOver(feed));
+  const client = createClient(KVService, `127.0.0.1:${first.port}`);
+  leaks.track({ registries: [client] });
+  const retries: RetryInfo[] = [];
+  feed.start(10, 200);
+  let restarted: Awaited<ReturnType<typeof serveKv>> | undefined;
+  const restart = (async () => {
+    await eventually(() => feed.revision >= 50, "50 changes before the restart");
+    await first.server.shutdown({ graceMs: 100 });
+    await sleep(300);
+    restarted = await serveKv(kvOver(feed), `127.0.0.1:${first.port}`);
+  })();
+  await readInOrder(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      { resume: { resumeRequest: resumeAfter, onRetry: (i) => retries.push(i) } },
+    ),
+    1,
+    200,
+  );
+  await restart;
+  feed.stop();
+
+  assert.ok(restarted !== undefined);
+  assert.ok(retries.length >= 2, `the restart should cost at least two attempts, saw ${retries.length}`);
+  assert.ok(retries.every((r) => r.error.code === Status.UNAVAILABLE));
+  await eventually(() => restarted?.server.activeStreams().length === 0, "the new server's watch to end");
+  client.close();
+  await restarted.server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("an abort during the backoff wait ends the watch within 50 ms", async () => {
+  const controller = new AbortController();
+  const leaks = createLeakChecker({ signals: [controller.signal] });
+  const { server, port } = await serveKv(
+    kvOver(new Feed(), {
+      // biome-ignore lint/correctness/useYield: it fails before its first message
+      async *watch() {
+        throw new RpcError(Status.UNAVAILABLE, "moving to another node");
+      },
+    }),
+  );
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  let abortedAt = 0;
+  const watch = client.watch(
+    { prefix: "", startRevision: 1 },
+    {
+      signal: controller.signal,
+      resume: {
+        initialBackoffMs: 5000,
+        maxBackoffMs: 5000,
+        onRetry: () => {
+          setTimeout(() => {
+            abortedAt = performance.now();
+            controller.abort();
+          }, 100);
+        },
+      },
+    },
+  );
+  const error = await drain(watch);
+  const tookMs = performance.now() - abortedAt;
+  assert.ok(error instanceof RpcError);
+  assert.equal(error.code, Status.CANCELLED);
+  assert.equal(error.reason, "cancelled");
+  assert.equal(error.attempts, 1);
+  assert.equal(error.lastAttemptError?.code, Status.UNAVAILABLE);
+  assert.equal(error.lastAttemptError?.details, "moving to another node");
+  assert.ok(tookMs <= 50, `the watch ended ${tookMs.toFixed(1)} ms after the abort`);
+
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("a status that is not retryable ends the watch at once, with that status", async () => {
+  const leaks = createLeakChecker();
+  const { server, port } = await serveKv(
+    kvOver(new Feed(), {
+      // biome-ignore lint/correctness/useYield: it fails before its first message
+      async *watch() {
+        throw new RpcError(Status.NOT_FOUND, "no such prefix");
+      },
+    }),
+  );
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  const retries: RetryInfo[] = [];
+  const started = performance.now();
+  const error = await drain(
+    client.watch({ prefix: "x", startRevision: 0 }, { resume: { onRetry: (i) => retries.push(i) } }),
+  );
+  const tookMs = performance.now() - started;
+  assert.ok(error instanceof RpcError);
+  assert.equal(error.code, Status.NOT_FOUND);
+  assert.equal(error.details, "no such prefix");
+  assert.equal(error.attempts, 1);
+  assert.deepEqual(retries, []);
+  assert.ok(tookMs < 250, `it took ${tookMs.toFixed(0)} ms`);
+
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("a watch resumes cleanly over a channel that went idle while it waited", { timeout: 30_000 }, async () => {
+  const leaks = createLeakChecker();
+  const feed = new Feed();
+  const peers: string[] = [];
+  const normal = kvOver(feed);
+  // The server closes connections that carry no call for 500 ms, as a load balancer would.
+  const { server, port } = await serveKv(
+    {
+      ...normal,
+      async *watch(request, ctx) {
+        peers.push(ctx.peer);
+        if (peers.length === 1) {
+          yield { changes: feed.changesFrom(request.startRevision).slice(0, 5) };
+          throw new RpcError(Status.UNAVAILABLE, "draining");
+        }
+        yield* normal.watch(request, ctx);
+      },
+    },
+    "127.0.0.1:0",
+    { grpcOptions: { "grpc.max_connection_idle_ms": 500 } },
+  );
+  // grpc-js does not let the idle timeout go below 1 s.
+  const client = createClient(KVService, `127.0.0.1:${port}`, {
+    channelOptions: { "grpc.client_idle_timeout_ms": 1000 },
+  });
+  leaks.track({ registries: [server, client] });
+  const retries: RetryInfo[] = [];
+  let stateWhileWaiting: connectivityState | undefined;
+  let probe: NodeJS.Timeout | undefined;
+  feed.start(10, 300);
+  await eventually(() => feed.revision >= 10, "a few changes");
+  await readInOrder(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      {
+        resume: {
+          resumeRequest: resumeAfter,
+          initialBackoffMs: 2500,
+          maxBackoffMs: 2500,
+          onRetry: (info) => {
+            retries.push(info);
+            probe = setTimeout(() => {
+              stateWhileWaiting = client.getChannel().getConnectivityState(false);
+            }, info.delayMs - 200);
+          },
+        },
+      },
+    ),
+    1,
+    300,
+  );
+  feed.stop();
+  clearTimeout(probe);
+  assert.equal(retries.length, 1);
+  assert.equal(stateWhileWaiting, connectivityState.IDLE, "the channel went idle during the wait");
+  assert.equal(peers.length, 2);
+  assert.notEqual(peers[1], peers[0], "the second attempt came over a new connection");
+
+  await eventually(() => server.activeStreams().length === 0, "the server's watch to end");
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("the idle limit applies per attempt and the total deadline spans them all", async () => {
+  const leaks = createLeakChecker();
+  // Each attempt gets one change, then silence.
+  const { server, port } = await serveKv(
+    kvOver(new Feed(), {
+      async *watch(request, ctx) {
+        yield { changes: [change(request.startRevision)] };
+        await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
+      },
+    }),
+  );
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  const retries: RetryInfo[] = [];
+  const started = performance.now();
+  let received = 0;
+  const error = await drain(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      {
+        idleTimeoutMs: 200,
+        timeoutMs: 1000,
+        resume: { resumeRequest: resumeAfter, initialBackoffMs: 20, onRetry: (i) => retries.push(i) },
+      },
+    ),
+    (response) => {
+      received++;
+      assert.equal(response.changes[0]?.revision, received, "each attempt resumes after the last change");
+    },
+  );
+  const tookMs = performance.now() - started;
+  assert.ok(error instanceof RpcError);
+  assert.equal(error.code, Status.DEADLINE_EXCEEDED);
+  assert.equal(error.reason, "deadline");
+  assert.ok(tookMs >= 1000 - 5 && tookMs <= 1250, `the watch ended after ${tookMs.toFixed(0)} ms`);
+  assert.ok(retries.length >= 3, `expected several idle attempts, saw ${retries.length}`);
+  assert.ok(retries.every((r) => r.error.reason === "idle"));
+  assert.equal(error.attempts, retries.length + 1);
+
+  await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("attempts that receive nothing stop at maxAttempts; resume: false and a bad setting are honoured", async () => {
+  const leaks = createLeakChecker();
+  // A port with nothing listening on it.
+  const { server: gone, port } = await serveKv(kvOver(new Feed()));
+  await gone.shutdown({ graceMs: 0 });
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [client] });
+
+  const retries: RetryInfo[] = [];
+  const error = await drain(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      { resume: { initialBackoffMs: 10, maxBackoffMs: 40, maxAttempts: 3, onRetry: (i) => retries.push(i) } },
+    ),
+  );
+  assert.ok(error instanceof RpcError);
+  assert.equal(error.code, Status.UNAVAILABLE);
+  assert.equal(error.attempts, 3);
+  assert.deepEqual(
+    retries.map((r) => r.attempt),
+    [1, 2],
+  );
+  assert.ok(
+    retries.every((r) => r.delayMs >= 8 && r.delayMs <= 40),
+    "waits stay within the backoff's bounds",
+  );
+
+  const once = await drain(client.watch({ prefix: "", startRevision: 1 }, { resume: false }));
+  assert.ok(once instanceof RpcError);
+  assert.equal(once.code, Status.UNAVAILABLE);
+  assert.equal(once.attempts, 1);
+
+  const bad = await drain(
+    client.watch({ prefix: "", startRevision: 1 }, { resume: { initialBackoffMs: 500, maxBackoffMs: 100 } }),
+  );
+  assert.ok(bad instanceof TypeError);
+  assert.equal(bad.message, "maxBackoffMs (100) must not be less than initialBackoffMs (500)");
+  client.close();
+  await leaks.assertNoLeaks();
+});
+
+/** Reads a stream to its end; resolves with the error it ended with, or undefined. */
+async function drain<T>(stream: AsyncIterable<T>, each?: (item: T) => void): Promise<unknown> {
+  try {
+    for await (const item of stream) {
+      each?.(item);
+    }
+    return undefined;
+  } catch (error) {
+    return error;
+  }
+}
