@@ -1,29 +1,67 @@
 import type { RpcError } from "./rpc-error.js";
 
+/** The method a part of a call implements to be released when the call ends. */
+export const RELEASE: unique symbol = Symbol("leaksafe.release");
+/** The method a part of a call implements to hear that the call failed. */
+export const FAILED: unique symbol = Symbol("leaksafe.failed");
+
+/** Something released when its call ends: a function, or an object with a `[RELEASE]()` method. */
+export type Cleanup = (() => void) | { [RELEASE](): void };
+
+/** Something told when its call fails: a function, or an object with a `[FAILED](error)` method. */
+export type FailHook = ((error: RpcError) => void) | { [FAILED](error: RpcError): void };
+
 /**
  * The state of one call, shared by its receive loop, its send pump and its
  * adapter. A call ends exactly once: `finish()` for success, `fail()` for
  * anything else. Whatever was registered with `onFail` and `defer` runs then,
  * so every listener and timer of the call is released on every exit path.
+ *
+ * Parts of a call register themselves (objects with `[RELEASE]()` or
+ * `[FAILED]()`) rather than closures, so a long-lived idle call holds as few
+ * objects as possible.
  */
 export class CallLifecycle {
   /** Set when the call failed; the error every pending wait rejects with. */
   failure: RpcError | undefined;
   ended = false;
-  private readonly failHooks: Array<(error: RpcError) => void> = [];
-  private readonly cleanups: Array<() => void> = [];
+  private readonly failHooks: FailHook[] = [];
+  private readonly cleanups: Cleanup[] = [];
+  private signal: AbortSignal | undefined;
+  private abortError: ((signal: AbortSignal) => RpcError) | undefined;
 
   /** Runs `hook` if the call fails. Registered once per call, never per message. */
-  onFail(hook: (error: RpcError) => void): void {
+  onFail(hook: FailHook): void {
     this.failHooks.push(hook);
   }
 
   /** Runs `cleanup` when the call ends, however it ends. */
-  defer(cleanup: () => void): void {
+  defer(cleanup: Cleanup): void {
     if (this.ended) {
-      cleanup();
+      release(cleanup);
     } else {
       this.cleanups.push(cleanup);
+    }
+  }
+
+  /**
+   * Fails the call with `abortError(signal)` when `signal` aborts. The
+   * lifecycle itself is the listener, and it is removed when the call ends.
+   */
+  follow(signal: AbortSignal, abortError: (signal: AbortSignal) => RpcError): void {
+    if (signal.aborted) {
+      this.fail(abortError(signal));
+      return;
+    }
+    this.signal = signal;
+    this.abortError = abortError;
+    signal.addEventListener("abort", this, { once: true });
+  }
+
+  /** The followed signal aborted (the EventListener interface). */
+  handleEvent(): void {
+    if (this.signal !== undefined && this.abortError !== undefined) {
+      this.fail(this.abortError(this.signal));
     }
   }
 
@@ -45,7 +83,11 @@ export class CallLifecycle {
     this.ended = true;
     this.failure = error;
     for (const hook of this.failHooks) {
-      hook(error);
+      if (typeof hook === "function") {
+        hook(error);
+      } else {
+        hook[FAILED](error);
+      }
     }
     this.release();
     return true;
@@ -53,9 +95,22 @@ export class CallLifecycle {
 
   private release(): void {
     this.failHooks.length = 0;
-    for (const cleanup of this.cleanups.splice(0)) {
-      cleanup();
+    if (this.signal !== undefined) {
+      this.signal.removeEventListener("abort", this);
+      this.signal = undefined;
+      this.abortError = undefined;
     }
+    for (const cleanup of this.cleanups.splice(0)) {
+      release(cleanup);
+    }
+  }
+}
+
+function release(cleanup: Cleanup): void {
+  if (typeof cleanup === "function") {
+    cleanup();
+  } else {
+    cleanup[RELEASE]();
   }
 }
 

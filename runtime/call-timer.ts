@@ -1,19 +1,21 @@
+import { RELEASE } from "./call-lifecycle.js";
 import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 
-/** What a call's timer watches, as functions of the call's live state. */
-export interface TimerWatch {
-  record: LiveCall;
-  /** Disabled when 0. */
+/** The receive side of a call, as the idle deadline reads it. */
+export interface ReceiveState {
+  /** Whether the receive side is still open, so idleness counts. */
+  readonly receiving: boolean;
+  /** Whether received messages are waiting to be read: then the peer is not idle. */
+  readonly buffered: boolean;
+}
+
+/** The limits a call's timer enforces, in ms; 0 disables one. */
+export interface TimerLimits {
   idleTimeoutMs: number;
-  /** Disabled when 0. */
   sendTimeoutMs: number;
   /** The absolute total deadline (epoch ms), or Infinity. */
   deadline: number;
-  /** Whether the receive side is still open, so idleness counts. */
-  receiving: () => boolean;
-  /** Whether received messages are waiting to be read: then the peer is not idle. */
-  buffered: () => boolean;
 }
 
 /**
@@ -24,28 +26,38 @@ export interface TimerWatch {
  * `record.lastMessageInAt`, and the timer reads that stamp when it fires. If
  * the deadline moved on since it was armed, it re-arms for the time left.
  * So there is no timer operation per message, and no `setTimeout` per message.
+ * It holds no closure: Node's timer calls a module function with the timer.
  */
 export class CallTimer {
   private timer: NodeJS.Timeout | undefined;
   private dueAt = Number.POSITIVE_INFINITY;
   private sendWaitSince: number | undefined;
   private stopped = false;
+  private readonly idleTimeoutMs: number;
+  private readonly sendTimeoutMs: number;
+  private readonly deadline: number;
 
+  /** `receive` is undefined when the call receives nothing the idle deadline watches. */
   constructor(
-    private readonly watch: TimerWatch,
-    private readonly expire: (error: RpcError) => void,
+    private readonly record: LiveCall,
+    limits: TimerLimits,
+    private readonly receive: ReceiveState | undefined,
+    private readonly life: { fail(error: RpcError): unknown },
   ) {
+    this.idleTimeoutMs = receive === undefined ? 0 : limits.idleTimeoutMs;
+    this.sendTimeoutMs = limits.sendTimeoutMs;
+    this.deadline = limits.deadline;
     this.arm(this.nextDue(Date.now()));
   }
 
   /** A send began waiting for `drain`. */
   sendBlocked(): void {
-    if (this.watch.sendTimeoutMs === 0 || this.stopped) {
+    if (this.sendTimeoutMs === 0 || this.stopped) {
       return;
     }
     const now = Date.now();
     this.sendWaitSince = now;
-    this.arm(Math.min(this.dueAt, now + this.watch.sendTimeoutMs));
+    this.arm(Math.min(this.dueAt, now + this.sendTimeoutMs));
   }
 
   /** The send's `drain` came. */
@@ -53,8 +65,8 @@ export class CallTimer {
     this.sendWaitSince = undefined;
   }
 
-  /** Stops for good; called when the call ends. */
-  stop(): void {
+  /** Stops for good when the call ends (the lifecycle's cleanup). */
+  [RELEASE](): void {
     this.stopped = true;
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
@@ -62,7 +74,8 @@ export class CallTimer {
     }
   }
 
-  private readonly fire = (): void => {
+  /** The timer went off; only `fireTimer` calls this. */
+  fire(): void {
     this.timer = undefined;
     this.dueAt = Number.POSITIVE_INFINITY;
     if (this.stopped) {
@@ -71,15 +84,15 @@ export class CallTimer {
     const now = Date.now();
     const error = this.expired(now);
     if (error !== undefined) {
-      this.stop();
-      this.expire(error);
+      this[RELEASE]();
+      this.life.fail(error);
     } else {
       this.arm(this.nextDue(now));
     }
-  };
+  }
 
   private expired(now: number): RpcError | undefined {
-    const { deadline, idleTimeoutMs, sendTimeoutMs } = this.watch;
+    const { deadline, idleTimeoutMs, sendTimeoutMs } = this;
     if (now >= deadline) {
       return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
     }
@@ -104,17 +117,17 @@ export class CallTimer {
 
   /** Since when the receive side has been idle, or undefined when it is not. */
   private idleSince(now: number): number | undefined {
-    if (!this.watch.receiving()) {
+    if (this.receive === undefined || !this.receive.receiving) {
       return undefined;
     }
-    if (this.watch.buffered()) {
+    if (this.receive.buffered) {
       return now;
     }
-    return this.watch.record.lastMessageInAt ?? this.watch.record.startedAt;
+    return this.record.lastMessageInAt ?? this.record.startedAt;
   }
 
   private nextDue(now: number): number {
-    const { deadline, idleTimeoutMs, sendTimeoutMs } = this.watch;
+    const { deadline, idleTimeoutMs, sendTimeoutMs } = this;
     let due = deadline;
     const idle = this.idleSince(now);
     if (idleTimeoutMs > 0 && idle !== undefined) {
@@ -138,7 +151,11 @@ export class CallTimer {
     if (at === Number.POSITIVE_INFINITY) {
       return;
     }
-    this.timer = setTimeout(this.fire, Math.max(0, at - Date.now()));
+    this.timer = setTimeout(fireTimer, Math.max(0, at - Date.now()), this);
     this.timer.unref();
   }
+}
+
+function fireTimer(timer: CallTimer): void {
+  timer.fire();
 }

@@ -13,11 +13,11 @@ import type {
   ServiceError,
   StatusObject,
 } from "@grpc/grpc-js";
-import { CallLifecycle } from "./call-lifecycle.js";
+import { CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
-import { CallTimer } from "./call-timer.js";
+import { CallTimer, type ReceiveState } from "./call-timer.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
-import { Receiver } from "./receiver.js";
+import { Receiver, type ReceiverOwner } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { resumeStream } from "./resume.js";
 import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
@@ -33,50 +33,87 @@ export interface ChannelCall {
   defaults: StreamLimits | undefined;
 }
 
-/** A call that has been set up but not yet started on the channel. */
-interface Prepared {
-  life: CallLifecycle;
-  record: LiveCall;
-  limits: ResolvedLimits;
-  deadline: number | undefined;
-}
+/**
+ * One client call's own state: its lifecycle, its registry entry, its limits
+ * and, for a call with a response stream, how far that stream got. It is
+ * also the call's cleanup and failure hook, so a long-lived call holds one
+ * object here instead of a closure per concern.
+ */
+class ClientCall implements ReceiverOwner {
+  readonly life = new CallLifecycle();
+  readonly record: LiveCall;
+  readonly deadline: number | undefined;
+  /** The grpc-js call with a response stream, once started; cancelled if the call fails. */
+  stream: { cancel(): void } | undefined;
+  private statusOk = false;
+  private drained = false;
 
-function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): Prepared {
-  const limits = resolveLimits(method.kind !== "unary", options, methodPolicy(method), target.defaults);
-  const deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
-  const life = new CallLifecycle();
-  const record = target.registry.open(method.path, method.kind, target.peer, deadline);
-  life.defer(() => target.registry.close(record, life.failure));
-  const signal = options.signal;
-  if (signal !== undefined) {
-    if (signal.aborted) {
-      life.fail(aborted(signal));
-    } else {
-      const onAbort = (): void => {
-        life.fail(aborted(signal));
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      life.defer(() => signal.removeEventListener("abort", onAbort));
+  constructor(
+    private readonly registry: Registry,
+    method: MethodDescriptor,
+    peer: string,
+    readonly limits: ResolvedLimits,
+  ) {
+    this.deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
+    this.record = registry.open(method.path, method.kind, peer, this.deadline);
+    this.life.defer(this);
+    this.life.onFail(this);
+  }
+
+  /** The call ended: leave the registry. */
+  [RELEASE](): void {
+    this.registry.close(this.record, this.life.failure);
+  }
+
+  /** The call failed on this side or the other: cancel the grpc-js call (a no-op once it has a status). */
+  [FAILED](): void {
+    this.stream?.cancel();
+  }
+
+  /** The response stream's OK status arrived. */
+  statusArrived(): void {
+    this.statusOk = true;
+    this.maybeFinish();
+  }
+
+  receiveEnded(): void {
+    this.drained = true;
+    this.maybeFinish();
+  }
+
+  receiveAbandoned(): void {
+    this.life.fail(
+      new RpcError(Status.CANCELLED, "the response stream was left before its end", { reason: "cancelled" }),
+    );
+  }
+
+  /** A stream call succeeds once its OK status has arrived and every message has been read. */
+  private maybeFinish(): void {
+    if (this.statusOk && this.drained) {
+      this.life.finish();
     }
   }
-  return { life, record, limits, deadline };
+}
+
+function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): ClientCall {
+  const limits = resolveLimits(method.kind !== "unary", options, methodPolicy(method), target.defaults);
+  const prepared = new ClientCall(target.registry, method, target.peer, limits);
+  if (options.signal !== undefined) {
+    prepared.life.follow(options.signal, aborted);
+  }
+  return prepared;
 }
 
 /** The call's one timer, for the idle and send deadlines; the total one travels as the gRPC deadline. */
-function startTimer(prepared: Prepared, receiver: Receiver<unknown> | undefined): CallTimer {
+function startTimer(prepared: ClientCall, receiver: ReceiveState | undefined): CallTimer {
   const { life, record, limits } = prepared;
   const timer = new CallTimer(
-    {
-      record,
-      idleTimeoutMs: receiver === undefined ? 0 : limits.idleTimeoutMs,
-      sendTimeoutMs: limits.sendTimeoutMs,
-      deadline: Number.POSITIVE_INFINITY,
-      receiving: () => receiver?.receiving ?? false,
-      buffered: () => receiver?.buffered ?? false,
-    },
-    (error) => life.fail(error),
+    record,
+    { idleTimeoutMs: limits.idleTimeoutMs, sendTimeoutMs: limits.sendTimeoutMs, deadline: Number.POSITIVE_INFINITY },
+    receiver,
+    life,
   );
-  life.defer(() => timer.stop());
+  life.defer(timer);
   return timer;
 }
 
@@ -109,7 +146,7 @@ function fromStatus(error: ServiceError, deadline: number | undefined): RpcError
   return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: error });
 }
 
-function grpcOptions(prepared: Prepared): { deadline?: number } {
+function grpcOptions(prepared: ClientCall): { deadline?: number } {
   return prepared.deadline === undefined ? {} : { deadline: prepared.deadline };
 }
 
@@ -125,7 +162,7 @@ function observe(call: NodeJS.EventEmitter, options: CallOptions): void {
 
 /** The grpc-js callback of a call with one response: it ends the call's lifecycle. */
 function settle<Res>(
-  { life, record, deadline }: Prepared,
+  { life, record, deadline }: ClientCall,
   resolve: (response: Res) => void,
 ): (error: ServiceError | null, response?: Res) => void {
   return (error, response) => {
@@ -145,7 +182,7 @@ function settle<Res>(
  * grpc-js call with the callback that settles it; `then` runs once it exists.
  */
 function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void }>(
-  prepared: Prepared,
+  prepared: ClientCall,
   options: CallOptions,
   start: (callback: (error: ServiceError | null, response?: Res) => void) => C,
   then?: (call: C) => void,
@@ -297,44 +334,23 @@ export function callBidi<Req, Res>(
   });
 }
 
-/**
- * The response side of a server-streaming or bidi call. The call succeeds
- * once its OK status has arrived and every message has been read.
- */
+/** The response side of a server-streaming or bidi call. */
 function receiveResponses<Res>(
   call: ClientReadableStream<Res> | ClientDuplexStream<unknown, Res>,
-  { life, record, deadline }: Prepared,
+  prepared: ClientCall,
   options: CallOptions,
 ): Receiver<Res> {
-  let statusOk = false;
-  let drained = false;
-  const maybeFinish = (): void => {
-    if (statusOk && drained) {
-      life.finish();
-    }
-  };
+  prepared.stream = call;
   // These two stay attached after the call ends: grpc-js may still report
   // the cancellation we asked for, and an 'error' with no listener throws.
-  call.on("error", (error: ServiceError) => life.fail(fromStatus(error, deadline)));
+  call.on("error", (error: ServiceError) => prepared.life.fail(fromStatus(error, prepared.deadline)));
   call.on("status", (status: StatusObject) => {
     if (status.code === Status.OK) {
-      statusOk = true;
-      maybeFinish();
+      prepared.statusArrived();
     }
   });
   observe(call, options);
-  life.onFail(() => call.cancel());
-  return new Receiver<Res>(
-    call,
-    life,
-    record,
-    () => {
-      drained = true;
-      maybeFinish();
-    },
-    () =>
-      life.fail(new RpcError(Status.CANCELLED, "the response stream was left before its end", { reason: "cancelled" })),
-  );
+  return new Receiver<Res>(call, prepared.life, prepared.record, prepared);
 }
 
 function requestsFailed(error: unknown): RpcError {
@@ -349,31 +365,37 @@ function requestsFailed(error: unknown): RpcError {
  * An iterable that starts its call on the first `next()`, so one that is
  * never read sends nothing and holds nothing. It can be iterated once.
  */
+class LazyStream<T> implements AsyncIterable<T>, AsyncIterator<T> {
+  private used = false;
+  private closed = false;
+  private inner: AsyncIterator<T> | undefined;
+
+  constructor(private readonly start: () => AsyncIterator<T>) {}
+
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    if (this.used) {
+      throw new TypeError("a leaksafe stream can be iterated only once; make another call to read again");
+    }
+    this.used = true;
+    return this;
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.closed) {
+      return Promise.resolve({ value: undefined, done: true });
+    }
+    this.inner ??= this.start();
+    return this.inner.next();
+  }
+
+  return(): Promise<IteratorResult<T>> {
+    this.closed = true;
+    return this.inner?.return?.() ?? Promise.resolve({ value: undefined, done: true });
+  }
+}
+
 function startOnFirstRead<T>(start: () => AsyncIterator<T>): AsyncIterable<T> {
-  let used = false;
-  return {
-    [Symbol.asyncIterator](): AsyncIterator<T> {
-      if (used) {
-        throw new TypeError("a leaksafe stream can be iterated only once; make another call to read again");
-      }
-      used = true;
-      let inner: AsyncIterator<T> | undefined;
-      let closed = false;
-      return {
-        next(): Promise<IteratorResult<T>> {
-          if (closed) {
-            return Promise.resolve({ value: undefined, done: true });
-          }
-          inner ??= start();
-          return inner.next();
-        },
-        return(): Promise<IteratorResult<T>> {
-          closed = true;
-          return inner?.return?.() ?? Promise.resolve({ value: undefined, done: true });
-        },
-      };
-    },
-  };
+  return new LazyStream(start);
 }
 
 function failed<T>(error: RpcError): AsyncIterator<T> {

@@ -1,6 +1,19 @@
 import type { Readable } from "node:stream";
-import type { CallLifecycle } from "./call-lifecycle.js";
+import { type CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
+import type { ReceiveState } from "./call-timer.js";
 import { countIn, type LiveCall } from "./registry.js";
+import type { RpcError } from "./rpc-error.js";
+
+/** Who a receiver tells that its stream ended, or that its reader left early. */
+export interface ReceiverOwner {
+  /** The stream's natural end (END_STREAM), before the reader sees `done`. */
+  receiveEnded(): void;
+  /** The reader left before the end (`return()`). */
+  receiveAbandoned(): void;
+}
+
+/** An owner that needs neither event, shared by every call that has one. */
+export const NO_OWNER: ReceiverOwner = { receiveEnded() {}, receiveAbandoned() {} };
 
 /**
  * Reads a grpc-js message stream as an async iterator.
@@ -9,29 +22,40 @@ import { countIn, type LiveCall } from "./registry.js";
  * (16 messages); when the consumer lags, grpc-js stops asking the transport
  * for more and HTTP/2 flow control pushes back on the sender. A failure of
  * the call ends the iteration with the call's RpcError; the stream's natural
- * end ends it normally and calls `onEnded`. Leaving early (`return()`) calls
- * `onAbandon`.
+ * end ends it normally. The owner hears of both the end and an early leave.
  */
-export class Receiver<T> implements AsyncIterableIterator<T> {
+export class Receiver<T> implements AsyncIterableIterator<T>, ReceiveState {
   private waiting: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | undefined;
   private ended = false;
   private done = false;
+  private confirmTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly stream: Readable,
     private readonly life: CallLifecycle,
     private readonly record: LiveCall,
-    private readonly onEnded: () => void,
-    private readonly onAbandon: () => void,
+    private readonly owner: ReceiverOwner,
     private readonly confirmEnd = false,
   ) {
     stream.on("readable", this.onReadable);
     stream.on("end", this.onEnd);
-    life.onFail(this.onFail);
-    life.defer(() => {
-      stream.off("readable", this.onReadable);
-      stream.off("end", this.onEnd);
-    });
+    life.onFail(this);
+    life.defer(this);
+  }
+
+  /** The call ended: stop listening (the lifecycle's cleanup). */
+  [RELEASE](): void {
+    this.stream.off("readable", this.onReadable);
+    this.stream.off("end", this.onEnd);
+    clearTimeout(this.confirmTimer);
+  }
+
+  /** The call failed: a pending read rejects with its error. */
+  [FAILED](error: RpcError): void {
+    if (this.waiting !== undefined) {
+      this.done = true;
+      this.takeWaiting()?.reject(error);
+    }
   }
 
   /** Whether messages may still arrive for a reader: not ended, not left. */
@@ -84,7 +108,7 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
     if (!this.done) {
       this.done = true;
       if (!this.ended) {
-        this.onAbandon();
+        this.owner.receiveAbandoned();
       }
     }
     return Promise.resolve({ value: undefined, done: true });
@@ -115,31 +139,28 @@ export class Receiver<T> implements AsyncIterableIterator<T> {
       // RST_STREAM, so grpc-js first reports a half-close and only later the
       // cancel. Waiting briefly before reporting the end lets the cancel
       // arrive first, so a cancelled call is never taken for a finished one.
-      const timer = setTimeout(this.endConfirmed, END_CONFIRM_MS);
-      this.life.defer(() => clearTimeout(timer));
+      this.confirmTimer = setTimeout(confirmEnd, END_CONFIRM_MS, this);
       return;
     }
     this.endConfirmed();
   };
 
-  private readonly endConfirmed = (): void => {
+  /** The end stands: no failure came first. Only the receiver and `confirmEnd` call this. */
+  endConfirmed(): void {
     if (this.life.ended && this.life.failure !== undefined) {
       return;
     }
     this.ended = true;
-    this.onEnded();
+    this.owner.receiveEnded();
     if (this.waiting !== undefined && this.life.failure === undefined) {
       this.done = true;
       this.takeWaiting()?.resolve({ value: undefined, done: true });
     }
-  };
+  }
+}
 
-  private readonly onFail = (error: unknown): void => {
-    if (this.waiting !== undefined) {
-      this.done = true;
-      this.takeWaiting()?.reject(error);
-    }
-  };
+function confirmEnd(receiver: { endConfirmed(): void }): void {
+  receiver.endConfirmed();
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Writable } from "node:stream";
-import { CALL_ENDED, type CallLifecycle, Interruptible } from "./call-lifecycle.js";
+import { CALL_ENDED, type CallLifecycle, Interruptible, RELEASE } from "./call-lifecycle.js";
 import type { CallTimer } from "./call-timer.js";
 import { countOut, type LiveCall } from "./registry.js";
 
@@ -113,7 +113,12 @@ class DrainWaiter {
     private readonly record: LiveCall,
   ) {
     sink.on("drain", this.onDrain);
-    life.defer(() => sink.off("drain", this.onDrain));
+    life.defer(this);
+  }
+
+  /** The call ended: stop listening (the lifecycle's cleanup). */
+  [RELEASE](): void {
+    this.sink.off("drain", this.onDrain);
   }
 
   next(): Promise<void> {

@@ -21,7 +21,7 @@ import type {
 import { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
-import { Receiver } from "./receiver.js";
+import { NO_OWNER, Receiver } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
@@ -153,17 +153,12 @@ function invoke(handler: Handler, input: unknown, context: CallContext): unknown
 function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | undefined): void {
   const { life, record, deadline } = begun;
   const timer = new CallTimer(
-    {
-      record,
-      idleTimeoutMs: requests === undefined ? 0 : setup.limits.idleTimeoutMs,
-      sendTimeoutMs: setup.limits.sendTimeoutMs,
-      deadline,
-      receiving: () => requests?.receiving ?? false,
-      buffered: () => requests?.buffered ?? false,
-    },
-    (error) => life.fail(error),
+    record,
+    { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: setup.limits.sendTimeoutMs, deadline },
+    requests,
+    life,
   );
-  life.defer(() => timer.stop());
+  life.defer(timer);
   begun.timer = timer;
 }
 
@@ -238,14 +233,7 @@ function respondOnce(result: unknown, { life, context, record }: Begun, callback
 
 /** The request stream a handler reads. Leaving it early does not end the call. */
 function receiveRequests(call: SurfaceCall & Readable, { life, record }: Begun): Receiver<unknown> {
-  return new Receiver(
-    call,
-    life,
-    record,
-    () => undefined,
-    () => undefined,
-    true,
-  );
+  return new Receiver(call, life, record, NO_OWNER, true);
 }
 
 /** Pumps a handler's responses into the call, then ends it with a status. */
