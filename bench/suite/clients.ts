@@ -105,16 +105,23 @@ function grpcStyle(
       }
     },
     async openIdle(n) {
-      // An idle stream sends nothing, not even headers; the runner gives the calls time to open.
-      // Each call's end is awaited from its start: a call can end before it is cancelled.
-      const calls = Array.from({ length: n }, () => {
+      // Each stream is read with `for await`, as a raw grpc-js watch would be, and cancelled
+      // through one shared signal. An idle stream sends nothing; the runner gives the calls time to open.
+      const controller = new AbortController();
+      setMaxListeners(0, controller.signal); // one signal for n calls, on purpose
+      const loops = Array.from({ length: n }, async () => {
         const call = idle({ count: 0, size: 0 });
-        call.on("error", () => undefined);
-        return { call, ended: new Promise((resolve) => call.once("status", resolve)) };
+        controller.signal.addEventListener("abort", () => call.cancel(), { once: true });
+        try {
+          for await (const _ of call) {
+          }
+        } catch {
+          // cancelled, as intended
+        }
       });
       return async () => {
-        for (const { call } of calls) call.cancel();
-        await Promise.all(calls.map((c) => c.ended));
+        controller.abort();
+        await Promise.all(loops);
       };
     },
     close,

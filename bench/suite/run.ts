@@ -17,6 +17,15 @@ import { writeResults } from "./report.js";
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
+// Users run the build, not the TypeScript sources: tsx compiles those with a
+// `__name` wrapper on every named closure, which costs heap and time per call.
+const runtimeAt = import.meta.resolve("leaksafe");
+if (!runtimeAt.includes("/dist/")) {
+  throw new Error(
+    `the benchmark measures the build in dist/, but "leaksafe" resolved to ${runtimeAt}; run npm run bench`,
+  );
+}
+
 const quick = process.argv.includes("--quick");
 const RUNS = quick ? 2 : 5;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
