@@ -1,8 +1,11 @@
 /**
  * `npm run demo`: a chat server and a client from the generated example
- * stubs, one call of each kind, over loopback.
+ * stubs, one call of each kind, over loopback; then a resumable watch that
+ * survives a server restart.
  */
 import { createClient, createServer, RpcError } from "leaksafe";
+import type { Change } from "../generated-example/example/kv/v1/kv.js";
+import { KVService } from "../generated-example/example/kv/v1/kv_leaksafe.js";
 import type { ChatMessage, RoomEvent } from "../generated-example/example/v1/chat.js";
 import { ChatService } from "../generated-example/example/v1/chat_leaksafe.js";
 
@@ -75,3 +78,72 @@ const report = await server.shutdown({ graceMs: 1000 });
 console.log(
   `shutdown: ${report.finished} calls finished, ${report.forced.length} forced; live calls: ${server.activeStreams().length}`,
 );
+
+// A resumable watch (example.kv.v1.KV, declared `resumable` in its .proto):
+// the server restarts on the same port mid-watch, and the watch goes on.
+const store: Change[] = [];
+const wakeups = new Set<() => void>();
+function put(key: string, value: string): void {
+  store.push({ revision: store.length + 1, key, value: Buffer.from(value) });
+  for (const wake of wakeups) wake();
+}
+function serveKv(address: string) {
+  const kvServer = createServer().add(KVService, {
+    async put(request) {
+      put(request.key, Buffer.from(request.value).toString());
+      return { revision: store.length };
+    },
+    async *watch(request, ctx) {
+      let next = Math.max(request.startRevision, 1);
+      while (!ctx.signal.aborted) {
+        if (next <= store.length) {
+          yield { changes: store.slice(next - 1) };
+          next = store.length + 1;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            wakeups.delete(done);
+            ctx.signal.removeEventListener("abort", done);
+            resolve();
+          };
+          wakeups.add(done);
+          ctx.signal.addEventListener("abort", done);
+        });
+      }
+    },
+  });
+  return { kvServer, bound: kvServer.listen(address) };
+}
+
+let current = serveKv("127.0.0.1:0");
+const kvPort = await current.bound;
+const kv = createClient(KVService, `127.0.0.1:${kvPort}`);
+for (const key of ["a", "b", "c"]) await kv.put({ key, value: Buffer.from(`${key}1`) });
+const watch = kv.watch(
+  { prefix: "", startRevision: 1 },
+  {
+    resume: {
+      resumeRequest: (last, request) => ({ ...request, startRevision: (last.changes.at(-1)?.revision ?? 0) + 1 }),
+      onRetry: ({ attempt, error, delayMs }) =>
+        console.log(`resume       watch attempt ${attempt} ended (${error.message}); again in ${delayMs} ms`),
+    },
+  },
+);
+for await (const { changes } of watch) {
+  for (const change of changes) {
+    console.log(`resume       watch <- #${change.revision} ${change.key}=${Buffer.from(change.value).toString()}`);
+  }
+  const last = changes.at(-1)?.revision;
+  if (last === 3) {
+    await current.kvServer.shutdown({ graceMs: 100 });
+    console.log("resume       the KV server restarts on the same port");
+    current = serveKv(`127.0.0.1:${kvPort}`);
+    await current.bound;
+    put("d", "d1");
+    put("e", "e1");
+  }
+  if (last === 5) break;
+}
+kv.close();
+await current.kvServer.shutdown({ graceMs: 1000 });
