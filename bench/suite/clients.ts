@@ -172,11 +172,16 @@ function iterableStyle(
   };
 }
 
-export async function createPeerClient(peer: Peer, port: number): Promise<PeerClient> {
+/** `channelOptions` applies to raw grpc-js only (the cliff's control: its retry buffer set as leaksafe sets it). */
+export async function createPeerClient(
+  peer: Peer,
+  port: number,
+  channelOptions?: grpc.ChannelOptions,
+): Promise<PeerClient> {
   const address = `127.0.0.1:${port}`;
   const md = () => new grpc.Metadata();
   if (peer === "grpc-js") {
-    const c = new grpc.Client(address, grpc.credentials.createInsecure());
+    const c = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
     const m = BenchService;
     return grpcStyle(
       (req) =>

@@ -57,6 +57,7 @@ const started = Date.now();
 generatePeers();
 const servers = new Map<Peer, ChildProcess>();
 const clients = new Map<Peer, PeerClient>();
+const ports = new Map<Peer, number>();
 for (const peer of PEERS) {
   const child = spawn(process.execPath, ["--import", "tsx", join(import.meta.dirname, "server.ts"), peer], {
     stdio: ["ignore", "pipe", "inherit"],
@@ -65,6 +66,7 @@ for (const peer of PEERS) {
     child.stdout?.once("data", (d: Buffer) => resolve(Number(d.toString()))),
   );
   servers.set(peer, child);
+  ports.set(peer, port);
   clients.set(peer, await createPeerClient(peer, port));
 }
 
@@ -113,6 +115,32 @@ for (const count of [10_000, 100_000, 1_000_000]) {
     const sent = await client.clientStream(count, Date.now() + capMs);
     record(name, "msg/s", peer, sent / seconds(t));
   });
+}
+
+// The control for the cliff: raw grpc-js with the 1 KiB retry buffer that
+// leaksafe sets, against leaksafe, alternating, on the raw grpc-js server.
+{
+  const rawPort = ports.get("grpc-js") as number;
+  const control = await createPeerClient("grpc-js", rawPort, { "grpc.per_rpc_retry_buffer_size": 1024 });
+  const viaLeaksafe = await createPeerClient("leaksafe", rawPort);
+  const pair: Array<[Peer, PeerClient]> = [
+    ["grpc-js", control],
+    ["leaksafe", viaLeaksafe],
+  ];
+  for (const count of [10_000, 100_000, 1_000_000]) {
+    const name = `client stream, ${count.toLocaleString("en")} per call, both with a 1 KiB retry buffer, raw grpc-js server`;
+    const capMs = quick ? 1000 : 10_000;
+    for (let run = 0; run <= (quick ? 1 : 3); run++) {
+      recording = run > 0;
+      for (const [peer, client] of run % 2 === 0 ? pair : [...pair].reverse()) {
+        const t = process.hrtime.bigint();
+        const sent = await client.clientStream(count, Date.now() + capMs);
+        record(name, "msg/s", peer, sent / seconds(t));
+      }
+    }
+  }
+  control.close();
+  viaLeaksafe.close();
 }
 
 {
