@@ -124,16 +124,24 @@ export const CALL_ENDED: unique symbol = Symbol("the call ended");
  * through one hook registered once.
  */
 export class Interruptible {
+  private resolve: ((value: unknown) => void) | undefined;
   private reject: ((error: unknown) => void) | undefined;
+  // Bound once per call, so a wait allocates only its own promise.
+  private readonly settleValue = (value: unknown): void => {
+    const resolve = this.resolve;
+    this.resolve = this.reject = undefined;
+    resolve?.(value);
+  };
+  private readonly settleError = (error: unknown): void => {
+    const reject = this.reject;
+    this.resolve = this.reject = undefined;
+    reject?.(error);
+  };
 
   constructor(private readonly life: CallLifecycle) {
     // On success the waits end too (a server may answer before the client
     // has sent everything); they reject with CALL_ENDED.
-    life.defer(() => {
-      const reject = this.reject;
-      this.reject = undefined;
-      reject?.(life.failure ?? CALL_ENDED);
-    });
+    life.defer(() => this.settleError(life.failure ?? CALL_ENDED));
   }
 
   wait<T>(promise: PromiseLike<T>): Promise<T> {
@@ -141,17 +149,9 @@ export class Interruptible {
       return Promise.reject(this.life.failure ?? CALL_ENDED);
     }
     return new Promise<T>((resolve, reject) => {
+      this.resolve = resolve as (value: unknown) => void;
       this.reject = reject;
-      promise.then(
-        (value) => {
-          this.reject = undefined;
-          resolve(value);
-        },
-        (error: unknown) => {
-          this.reject = undefined;
-          reject(error);
-        },
-      );
+      promise.then(this.settleValue, this.settleError);
     });
   }
 }
