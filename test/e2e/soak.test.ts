@@ -6,22 +6,10 @@
 import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { afterEach, test } from "node:test";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { RpcError } from "leaksafe";
 import type { ChatMessage } from "../../generated-example/example/v1/chat.js";
+import { heapAfterGc, MiB } from "../support/heap.js";
 import { aborted, type Harness, sleep, startChat } from "./harness.js";
-
-setFlagsFromString("--expose-gc");
-const gc = runInNewContext("gc") as () => void;
-
-const MiB = 1024 * 1024;
-
-function heapAfterGc(): number {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-}
 
 let harness: Harness | undefined;
 afterEach(async () => {
