@@ -323,7 +323,15 @@ test("attempts that receive nothing stop at maxAttempts; resume: false and a bad
   // A port with nothing listening on it.
   const { server: gone, port } = await serveKv(kvOver(new Feed()));
   await gone.shutdown({ graceMs: 0 });
-  const client = createClient(KVService, `127.0.0.1:${port}`);
+  // The client's hooks see every attempt: each is a call of its own, and each wait is an onRetry.
+  const hooked: string[] = [];
+  const client = createClient(KVService, `127.0.0.1:${port}`, {
+    hooks: {
+      onCallStart: () => hooked.push("start"),
+      onCallEnd: (info) => hooked.push(`end ${Status[info.code]}`),
+      onRetry: (info) => hooked.push(`retry ${info.attempt}`),
+    },
+  });
   leaks.track({ registries: [client] });
 
   const retries: RetryInfo[] = [];
@@ -344,6 +352,16 @@ test("attempts that receive nothing stop at maxAttempts; resume: false and a bad
     retries.every((r) => r.delayMs >= 8 && r.delayMs <= 40),
     "waits stay within the backoff's bounds",
   );
+  assert.deepEqual(hooked, [
+    "start",
+    "end UNAVAILABLE",
+    "retry 1",
+    "start",
+    "end UNAVAILABLE",
+    "retry 2",
+    "start",
+    "end UNAVAILABLE",
+  ]);
 
   const once = await drain(client.watch({ prefix: "", startRevision: 1 }, { resume: false }));
   assert.ok(once instanceof RpcError);
