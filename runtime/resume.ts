@@ -34,12 +34,14 @@ export async function* resumeStream<Req, Res>(request: Req, context: ResumeConte
   let current = request;
   for (;;) {
     attempts++;
-    let last: { message: Res } | undefined;
+    let received = false;
+    let lastMessage: Res | undefined;
     let atYield = false;
     try {
       const remaining = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
       for await (const message of attempt(current, { ...options, timeoutMs: remaining })) {
-        last = { message };
+        received = true;
+        lastMessage = message;
         atYield = true;
         yield message;
         atYield = false;
@@ -50,15 +52,13 @@ export async function* resumeStream<Req, Res>(request: Req, context: ResumeConte
         throw thrown; // thrown in by the caller, not an end of the attempt
       }
       const error = RpcError.from(thrown);
-      if (last !== undefined) {
-        emptyInRow = 0;
-        current = nextRequest(settings, last.message, current, attempts);
-      } else {
-        emptyInRow++;
-      }
+      emptyInRow = received ? 0 : emptyInRow + 1;
       const outOfAttempts = settings.maxAttempts > 0 && emptyInRow >= settings.maxAttempts;
       if (!isRetryable(error, settings.retryCodes) || outOfAttempts) {
         throw error.afterAttempts(attempts);
+      }
+      if (received) {
+        current = nextRequest(settings, lastMessage as Res, current, attempts);
       }
       const delayMs = backoffDelay(settings, emptyInRow);
       const info: RetryInfo = { method: context.method, peer: context.peer, attempt: attempts, error, delayMs };

@@ -208,6 +208,63 @@ test("a status that is not retryable ends the watch at once, with that status", 
   await leaks.assertNoLeaks();
 });
 
+test("a resumeRequest that throws ends the watch with its message, and is not asked for a status that is not retried", async () => {
+  const leaks = createLeakChecker();
+  let calls = 0;
+  const { server, port } = await serveKv(
+    kvOver(new Feed(), {
+      async *watch(request) {
+        calls++;
+        yield { changes: [change(request.startRevision)] };
+        throw new RpcError(calls === 1 ? Status.UNAVAILABLE : Status.NOT_FOUND, "gone");
+      },
+    }),
+  );
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  const throwing = await drain(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      {
+        resume: {
+          resumeRequest: () => {
+            throw new Error("no revision to resume from");
+          },
+        },
+      },
+    ),
+  );
+  assert.ok(throwing instanceof RpcError);
+  assert.equal(throwing.code, Status.CANCELLED);
+  assert.equal(throwing.reason, "cancelled");
+  assert.equal(throwing.details, "resumeRequest threw: no revision to resume from");
+  assert.equal(throwing.attempts, 1);
+
+  // The second call's first attempt ends with NOT_FOUND: the status is kept, resumeRequest is never asked.
+  let asked = 0;
+  const notFound = await drain(
+    client.watch(
+      { prefix: "", startRevision: 1 },
+      {
+        resume: {
+          resumeRequest: (last, request) => {
+            asked++;
+            return resumeAfter(last, request);
+          },
+        },
+      },
+    ),
+  );
+  assert.ok(notFound instanceof RpcError);
+  assert.equal(notFound.code, Status.NOT_FOUND);
+  assert.equal(asked, 0);
+
+  await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
 test("a watch resumes cleanly over a channel that went idle while it waited", { timeout: 30_000 }, async () => {
   const leaks = createLeakChecker();
   const feed = new Feed();
