@@ -61,6 +61,31 @@ async function* sendUntil(count: number, untilMs: number, sent: { n: number }) {
   }
 }
 
+/**
+ * Opens `n` idle streams, each read with `for await` and all cancelled through
+ * one signal; resolves to a function that cancels them and waits for their end.
+ * An idle stream sends nothing, so "open" is when the server holds it; the runner waits for that.
+ */
+async function openIdleStreams(
+  n: number,
+  open: (signal: AbortSignal) => AsyncIterable<unknown>,
+): Promise<() => Promise<void>> {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal); // one signal for n calls, on purpose
+  const loops = Array.from({ length: n }, async () => {
+    try {
+      for await (const _ of open(controller.signal)) {
+      }
+    } catch {
+      // cancelled, as intended
+    }
+  });
+  return async () => {
+    controller.abort();
+    await Promise.all(loops);
+  };
+}
+
 /** grpc-js calls, made through raw grpc-js or through ts-proto's generated client. */
 function grpcStyle(
   flood: (req: object) => grpc.ClientReadableStream<any>,
@@ -104,26 +129,14 @@ function grpcStyle(
         }
       }
     },
-    async openIdle(n) {
+    openIdle: (n) =>
       // Each stream is read with `for await`, as a raw grpc-js watch would be, and cancelled
-      // through one shared signal. An idle stream sends nothing; the runner gives the calls time to open.
-      const controller = new AbortController();
-      setMaxListeners(0, controller.signal); // one signal for n calls, on purpose
-      const loops = Array.from({ length: n }, async () => {
+      // through the shared signal with `call.cancel()`.
+      openIdleStreams(n, (signal) => {
         const call = idle({ count: 0, size: 0 });
-        controller.signal.addEventListener("abort", () => call.cancel(), { once: true });
-        try {
-          for await (const _ of call) {
-          }
-        } catch {
-          // cancelled, as intended
-        }
-      });
-      return async () => {
-        controller.abort();
-        await Promise.all(loops);
-      };
-    },
+        signal.addEventListener("abort", () => call.cancel(), { once: true });
+        return call;
+      }),
     close,
   };
 }
@@ -151,23 +164,7 @@ function iterableStyle(
       const p = pinger(rounds, latencies);
       for await (const _ of pingPong(p.requests)) p.answer();
     },
-    async openIdle(n) {
-      const controller = new AbortController();
-      setMaxListeners(0, controller.signal); // one signal for n calls, on purpose
-      // An idle stream sends nothing, so "open" is when the server holds it; the runner waits for that.
-      const loops = Array.from({ length: n }, async () => {
-        try {
-          for await (const _ of idle({ count: 0, size: 0 }, controller.signal)) {
-          }
-        } catch {
-          // cancelled, as intended
-        }
-      });
-      return async () => {
-        controller.abort();
-        await Promise.all(loops);
-      };
-    },
+    openIdle: (n) => openIdleStreams(n, (signal) => idle({ count: 0, size: 0 }, signal)),
     close,
   };
 }
