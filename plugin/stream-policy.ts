@@ -98,6 +98,8 @@ export class PolicyError extends Error {
 export class PolicyReader {
   private readonly methodOption: DescExtension | undefined;
   private readonly serviceOption: DescExtension | undefined;
+  /** Option values already read, by element: a method or service carries only its own kind of option. */
+  private readonly values = new WeakMap<DescMethod | DescService, Record<string, unknown>>();
 
   constructor(
     registry: Registry,
@@ -188,38 +190,56 @@ export class PolicyReader {
   }
 
   private readResume(element: DescMethod | DescService, option: DescExtension | undefined): ResumeFields {
-    if (option === undefined || !hasOption(element as never, option as never)) {
+    const value = this.optionValue(element, option);
+    if (value === undefined) {
       return {};
     }
-    const value = getOption(element as never, option as never) as Record<string, unknown>;
-    const fields: ResumeFields = {};
+    const fields: ResumeFields = numberFields(value, RESUME_FIELDS);
     if (typeof value.resumable === "boolean") {
       fields.resumable = value.resumable;
     }
     if (Array.isArray(value.retryCodes) && value.retryCodes.length > 0) {
       fields.retryCodes = value.retryCodes.map(String);
     }
-    for (const [key] of RESUME_FIELDS) {
-      const v = value[key];
-      if (typeof v === "number") {
-        fields[key] = v;
-      }
-    }
     return fields;
   }
 
   private read(element: DescMethod | DescService, option: DescExtension | undefined): PolicyLimits {
-    if (option === undefined || !hasOption(element as never, option as never)) {
-      return {};
-    }
-    const value = getOption(element as never, option as never) as Record<string, unknown>;
-    const limits: PolicyLimits = {};
-    for (const [key] of POLICY_FIELDS) {
-      const v = value[key];
-      if (typeof v === "number") {
-        limits[key] = v;
-      }
-    }
-    return limits;
+    const value = this.optionValue(element, option);
+    return value === undefined ? {} : numberFields(value, POLICY_FIELDS);
   }
+
+  /**
+   * The option's fields on `element`, or undefined when it is not set. Read
+   * once per element: limits and resumption both come from the same option.
+   */
+  private optionValue(
+    element: DescMethod | DescService,
+    option: DescExtension | undefined,
+  ): Record<string, unknown> | undefined {
+    if (option === undefined || !hasOption(element as never, option as never)) {
+      return undefined;
+    }
+    let value = this.values.get(element);
+    if (value === undefined) {
+      value = getOption(element as never, option as never) as Record<string, unknown>;
+      this.values.set(element, value);
+    }
+    return value;
+  }
+}
+
+/** The fields of `value` named in `fields` that hold numbers. */
+function numberFields<K extends string>(
+  value: Record<string, unknown>,
+  fields: ReadonlyArray<readonly [K, string]>,
+): Partial<Record<K, number>> {
+  const picked: Partial<Record<K, number>> = {};
+  for (const [key] of fields) {
+    const v = value[key];
+    if (typeof v === "number") {
+      picked[key] = v;
+    }
+  }
+  return picked;
 }
