@@ -7,13 +7,40 @@ import assert from "node:assert/strict";
 import { getEventListeners } from "node:events";
 import { test } from "node:test";
 import { connectivityState } from "@grpc/grpc-js";
-import { createClient, type RetryInfo, RpcError, Status } from "leaksafe";
+import { type ClientOptions, createClient, type RetryInfo, RpcError, type ServerOptions, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import type { WatchResponse } from "../../generated-example/example/kv/v1/kv.js";
-import { KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
+import { type KVClient, type KVImplementation, KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
 import { eventually, sleep } from "../e2e/harness.js";
 import { heapAfterGc, MiB } from "../support/heap.js";
 import { change, Feed, kvOver, resumeAfter, serveKv } from "./feed.js";
+
+interface KvHarness {
+  client: KVClient;
+  /** Waits for the server's calls to end, closes both ends and asserts that nothing is left behind. */
+  close(): Promise<void>;
+}
+
+/** A KV server on 127.0.0.1:0 and a client of it, with a leak check taken before either exists. */
+async function startKv(
+  implementation: KVImplementation,
+  options: { serverOptions?: ServerOptions; clientOptions?: ClientOptions; signals?: AbortSignal[] } = {},
+): Promise<KvHarness> {
+  const leaks = createLeakChecker({ signals: options.signals });
+  const { server, port } = await serveKv(implementation, "127.0.0.1:0", options.serverOptions);
+  const client = createClient(KVService, `127.0.0.1:${port}`, options.clientOptions);
+  leaks.track({ registries: [server, client] });
+  return {
+    client,
+    async close() {
+      await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
+      client.close();
+      const report = await server.shutdown({ graceMs: 1000 });
+      assert.deepEqual(report.forced, [], "no call should be open at shutdown");
+      await leaks.assertNoLeaks();
+    },
+  };
+}
 
 /** Reads a watch, checking that changes come in order from `first` without a gap or a repeat, until `last`. */
 async function readInOrder(watch: AsyncIterable<WatchResponse>, first: number, last: number): Promise<void> {
@@ -34,13 +61,11 @@ test("a watch across a GOAWAY every 500 ms gets every change once and in order, 
   timeout: 120_000,
 }, async (t) => {
   const controller = new AbortController();
-  const leaks = createLeakChecker({ signals: [controller.signal] });
   const feed = new Feed();
-  const { server, port } = await serveKv(kvOver(feed), "127.0.0.1:0", {
-    grpcOptions: { "grpc.max_connection_age_ms": 500, "grpc.max_connection_age_grace_ms": 0 },
+  const { client, close } = await startKv(kvOver(feed), {
+    signals: [controller.signal],
+    serverOptions: { grpcOptions: { "grpc.max_connection_age_ms": 500, "grpc.max_connection_age_grace_ms": 0 } },
   });
-  const client = createClient(KVService, `127.0.0.1:${port}`);
-  leaks.track({ registries: [server, client] });
 
   const last = 3000; // 30 s at one change every 10 ms
   // Only codes are kept: holding every error (and its stack) would itself grow the heap.
@@ -89,10 +114,8 @@ test("a watch across a GOAWAY every 500 ms gets every change once and in order, 
   t.diagnostic(`heap after GC: ${heaps.map((h) => (h / MiB).toFixed(2)).join(", ")} MiB (every 10 reconnects)`);
   assert.ok(grown < 0.5, `heap grew by ${grown.toFixed(2)} MiB between reconnect 30 and ${retries.length}`);
 
-  await eventually(() => feed.watchers === 0 && server.activeStreams().length === 0, "the server's watch to end");
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await eventually(() => feed.watchers === 0, "the server's watch to end");
+  await close();
 });
 
 test("a watch resumes when its server restarts on the same port", { timeout: 30_000 }, async (t) => {
@@ -133,17 +156,15 @@ test("a watch resumes when its server restarts on the same port", { timeout: 30_
 
 test("an abort during the backoff wait ends the watch within 50 ms", async (t) => {
   const controller = new AbortController();
-  const leaks = createLeakChecker({ signals: [controller.signal] });
-  const { server, port } = await serveKv(
+  const { client, close } = await startKv(
     kvOver(new Feed(), {
       // biome-ignore lint/correctness/useYield: it fails before its first message
       async *watch() {
         throw new RpcError(Status.UNAVAILABLE, "moving to another node");
       },
     }),
+    { signals: [controller.signal] },
   );
-  const client = createClient(KVService, `127.0.0.1:${port}`);
-  leaks.track({ registries: [server, client] });
   let abortedAt = 0;
   const watch = client.watch(
     { prefix: "", startRevision: 1 },
@@ -172,14 +193,11 @@ test("an abort during the backoff wait ends the watch within 50 ms", async (t) =
   t.diagnostic(`the watch ended ${tookMs.toFixed(1)} ms after the abort`);
   assert.ok(tookMs <= 50, `the watch ended ${tookMs.toFixed(1)} ms after the abort`);
 
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await close();
 });
 
 test("a status that is not retryable ends the watch at once, with that status", async (t) => {
-  const leaks = createLeakChecker();
-  const { server, port } = await serveKv(
+  const { client, close } = await startKv(
     kvOver(new Feed(), {
       // biome-ignore lint/correctness/useYield: it fails before its first message
       async *watch() {
@@ -187,8 +205,6 @@ test("a status that is not retryable ends the watch at once, with that status", 
       },
     }),
   );
-  const client = createClient(KVService, `127.0.0.1:${port}`);
-  leaks.track({ registries: [server, client] });
   const retries: RetryInfo[] = [];
   const started = performance.now();
   const error = await drain(
@@ -203,15 +219,12 @@ test("a status that is not retryable ends the watch at once, with that status", 
   t.diagnostic(`NOT_FOUND ended the watch after ${tookMs.toFixed(1)} ms`);
   assert.ok(tookMs < 250, `it took ${tookMs.toFixed(0)} ms`);
 
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await close();
 });
 
 test("a resumeRequest that throws ends the watch with its message, and is not asked for a status that is not retried", async () => {
-  const leaks = createLeakChecker();
   let calls = 0;
-  const { server, port } = await serveKv(
+  const { client, close } = await startKv(
     kvOver(new Feed(), {
       async *watch(request) {
         calls++;
@@ -220,8 +233,6 @@ test("a resumeRequest that throws ends the watch with its message, and is not as
       },
     }),
   );
-  const client = createClient(KVService, `127.0.0.1:${port}`);
-  leaks.track({ registries: [server, client] });
   const throwing = await drain(
     client.watch(
       { prefix: "", startRevision: 1 },
@@ -259,19 +270,15 @@ test("a resumeRequest that throws ends the watch with its message, and is not as
   assert.equal(notFound.code, Status.NOT_FOUND);
   assert.equal(asked, 0);
 
-  await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await close();
 });
 
 test("a watch resumes cleanly over a channel that went idle while it waited", { timeout: 30_000 }, async () => {
-  const leaks = createLeakChecker();
   const feed = new Feed();
   const peers: string[] = [];
   const normal = kvOver(feed);
   // The server closes connections that carry no call for 500 ms, as a load balancer would.
-  const { server, port } = await serveKv(
+  const { client, close } = await startKv(
     {
       ...normal,
       async *watch(request, ctx) {
@@ -283,14 +290,12 @@ test("a watch resumes cleanly over a channel that went idle while it waited", { 
         yield* normal.watch(request, ctx);
       },
     },
-    "127.0.0.1:0",
-    { grpcOptions: { "grpc.max_connection_idle_ms": 500 } },
+    {
+      serverOptions: { grpcOptions: { "grpc.max_connection_idle_ms": 500 } },
+      // grpc-js does not let the idle timeout go below 1 s.
+      clientOptions: { channelOptions: { "grpc.client_idle_timeout_ms": 1000 } },
+    },
   );
-  // grpc-js does not let the idle timeout go below 1 s.
-  const client = createClient(KVService, `127.0.0.1:${port}`, {
-    channelOptions: { "grpc.client_idle_timeout_ms": 1000 },
-  });
-  leaks.track({ registries: [server, client] });
   const retries: RetryInfo[] = [];
   let stateWhileWaiting: connectivityState | undefined;
   let probe: NodeJS.Timeout | undefined;
@@ -323,16 +328,12 @@ test("a watch resumes cleanly over a channel that went idle while it waited", { 
   assert.equal(peers.length, 2);
   assert.notEqual(peers[1], peers[0], "the second attempt came over a new connection");
 
-  await eventually(() => server.activeStreams().length === 0, "the server's watch to end");
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await close();
 });
 
 test("the idle limit applies per attempt and the total deadline spans them all", async (t) => {
-  const leaks = createLeakChecker();
   // Each attempt gets one change, then silence.
-  const { server, port } = await serveKv(
+  const { client, close } = await startKv(
     kvOver(new Feed(), {
       async *watch(request, ctx) {
         yield { changes: [change(request.startRevision)] };
@@ -340,8 +341,6 @@ test("the idle limit applies per attempt and the total deadline spans them all",
       },
     }),
   );
-  const client = createClient(KVService, `127.0.0.1:${port}`);
-  leaks.track({ registries: [server, client] });
   const retries: RetryInfo[] = [];
   const started = performance.now();
   let received = 0;
@@ -369,10 +368,7 @@ test("the idle limit applies per attempt and the total deadline spans them all",
   assert.ok(retries.every((r) => r.error.reason === "idle"));
   assert.equal(error.attempts, retries.length + 1);
 
-  await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
-  client.close();
-  await server.shutdown({ graceMs: 1000 });
-  await leaks.assertNoLeaks();
+  await close();
 });
 
 test("attempts that receive nothing stop at maxAttempts; resume: false and a bad setting are honoured", async () => {
