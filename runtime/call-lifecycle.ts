@@ -20,6 +20,11 @@ export type FailHook = ((error: RpcError) => void) | { [FAILED](error: RpcError)
  * Parts of a call register themselves (objects with `[RELEASE]()` or
  * `[FAILED]()`) rather than closures, so a long-lived idle call holds as few
  * objects as possible.
+ *
+ * Ending a call is exception-safe. Every fail hook, the removal of the
+ * signal listener and every cleanup run even if some of them throw; `fail()`
+ * and `finish()` then return as usual, and the first error thrown is raised
+ * once, afterwards, by {@link raiseLater}.
  */
 export class CallLifecycle {
   /** Set when the call failed; the error every pending wait rejects with. */
@@ -38,7 +43,7 @@ export class CallLifecycle {
   /** Runs `cleanup` when the call ends, however it ends. */
   defer(cleanup: Cleanup): void {
     if (this.ended) {
-      release(cleanup);
+      raiseLater(release(cleanup, NONE));
     } else {
       this.cleanups.push(cleanup);
     }
@@ -65,35 +70,44 @@ export class CallLifecycle {
     }
   }
 
-  /** Ends the call successfully. Returns false if it had already ended. */
+  /** Ends the call successfully. Returns false if it had already ended. Never throws. */
   finish(): boolean {
     if (this.ended) {
       return false;
     }
     this.ended = true;
-    this.release();
+    raiseLater(this.release(NONE));
     return true;
   }
 
-  /** Ends the call with `error`. Returns false if it had already ended. */
+  /** Ends the call with `error`. Returns false if it had already ended. Never throws. */
   fail(error: RpcError): boolean {
     if (this.ended) {
       return false;
     }
     this.ended = true;
     this.failure = error;
+    let thrown: unknown = NONE;
+    // A hook registered while these run (there should be none) runs too.
     for (const hook of this.failHooks) {
-      if (typeof hook === "function") {
-        hook(error);
-      } else {
-        hook[FAILED](error);
+      try {
+        if (typeof hook === "function") {
+          hook(error);
+        } else {
+          hook[FAILED](error);
+        }
+      } catch (hookError) {
+        if (thrown === NONE) {
+          thrown = hookError;
+        }
       }
     }
-    this.release();
+    raiseLater(this.release(thrown));
     return true;
   }
 
-  private release(): void {
+  /** Releases everything, whatever throws. Returns `thrown`, or the first error if `thrown` is NONE. */
+  private release(thrown: unknown): unknown {
     this.failHooks.length = 0;
     if (this.signal !== undefined) {
       this.signal.removeEventListener("abort", this);
@@ -101,16 +115,49 @@ export class CallLifecycle {
       this.abortError = undefined;
     }
     for (const cleanup of this.cleanups.splice(0)) {
-      release(cleanup);
+      thrown = release(cleanup, thrown);
     }
+    return thrown;
   }
 }
 
-function release(cleanup: Cleanup): void {
-  if (typeof cleanup === "function") {
-    cleanup();
-  } else {
-    cleanup[RELEASE]();
+/** Stands for "nothing was thrown", since `undefined` can be thrown. */
+const NONE: unique symbol = Symbol("nothing thrown");
+
+/** Runs `cleanup`. Returns `thrown`, or what the cleanup threw if `thrown` is NONE. */
+function release(cleanup: Cleanup, thrown: unknown): unknown {
+  try {
+    if (typeof cleanup === "function") {
+      cleanup();
+    } else {
+      cleanup[RELEASE]();
+    }
+  } catch (error) {
+    return thrown === NONE ? error : thrown;
+  }
+  return thrown;
+}
+
+/**
+ * Raises what a fail hook or a cleanup threw (unless NONE) as an uncaught
+ * exception, from a microtask: the process's `'uncaughtException'` event
+ * sees it, and without a listener the process exits, as for any bug.
+ *
+ * A hook or cleanup that throws is a bug: leaksafe's own parts do not throw,
+ * and user hooks such as `onCallEnd` are guarded before they get here. It is
+ * raised later, not rethrown, because `fail()` and `finish()` are called
+ * from grpc-js event handlers, stream callbacks, promise reactions and abort
+ * listeners. A synchronous throw there would unwind grpc-js mid-event, or
+ * become an unhandled rejection with no trace of the call. This is also what
+ * Node does with an EventTarget listener that throws. Only the first error
+ * of one call's end is raised; the ones after it are most likely its
+ * consequences.
+ */
+function raiseLater(thrown: unknown): void {
+  if (thrown !== NONE) {
+    queueMicrotask(() => {
+      throw thrown;
+    });
   }
 }
 
