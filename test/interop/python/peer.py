@@ -5,6 +5,8 @@
   peer.py GEN_DIR stream TARGET          send StreamingInputCall requests forever; prints "sending"
 
 GEN_DIR holds the modules that protoc --python_out made from test/interop/proto.
+leaksafe's own cases name themselves in the x-peer-case metadata, so the
+server under test can tell which call is whose.
 """
 
 import json
@@ -22,6 +24,7 @@ from interop.v1 import test_service_pb2 as pb  # noqa: E402
 SERVICE = "interop.v1.TestService"
 ECHO_INITIAL = "x-grpc-test-echo-initial"
 ECHO_TRAILING = "x-grpc-test-echo-trailing-bin"
+CASE_KEY = "x-peer-case"
 SPECIAL = "\t\ntest with whitespace\r\nand Unicode BMP \u263a and non-BMP \U0001f608\t\n"
 
 
@@ -266,10 +269,11 @@ def case_silent_client(stub):
 
     def requests():
         yield pb.StreamingInputCallRequest(payload=payload(1))
-        stop.wait(10)
+        stop.wait(30)  # then a normal end, which fails the case
 
     started = time.monotonic()
-    expect_error(lambda: stub.input(requests()), grpc.StatusCode.DEADLINE_EXCEEDED)
+    metadata = [(CASE_KEY, "silent_client")]
+    expect_error(lambda: stub.input(requests(), metadata=metadata), grpc.StatusCode.DEADLINE_EXCEEDED)
     stop.set()
     return {"elapsed_ms": round((time.monotonic() - started) * 1000)}
 
@@ -296,7 +300,7 @@ def stream_forever(target):
                 yield pb.StreamingInputCallRequest(payload=payload(16))
                 time.sleep(0.01)
 
-        stub.input(requests())
+        stub.input(requests(), metadata=[(CASE_KEY, "killed_client")])
 
 
 if __name__ == "__main__":

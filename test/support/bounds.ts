@@ -1,0 +1,48 @@
+/**
+ * How tests bound time. A test asserts a time only where the time is the
+ * feature: a deadline fires when it should, or a fault is noticed without
+ * waiting for a timer. Speeds and throughputs are measured in bench/, never
+ * asserted here. Every bound leaves a slow or loaded machine HEADROOM times
+ * the time it is expected to take.
+ */
+import assert from "node:assert/strict";
+
+/** How many times slower than expected a machine may be before a bound fails. */
+export const HEADROOM = 10;
+
+/**
+ * The earliest built-in timer that can end a call nobody configured: the
+ * send deadline (30 s) and the server's keepalive ping (30 s). A test that
+ * uses assertNoticedAtOnce sets no faster timer that gives the same reason.
+ */
+export const FIRST_BUILT_IN_TIMER_MS = 30_000;
+
+/** How soon a fault that needs no timer must be noticed: HEADROOM times sooner than any built-in timer. */
+export const NOTICE_MS = FIRST_BUILT_IN_TIMER_MS / HEADROOM;
+
+/**
+ * A limit of `limitMs` fired `elapsedMs` after the moment it counts from.
+ * - Never early: a slow machine can only delay a timer. The 2 ms allow for
+ *   two clock reads taken at slightly different points.
+ * - At most HEADROOM × the limit.
+ */
+export function assertFiredOnTime(elapsedMs: number, limitMs: number, what: string): void {
+  assert.ok(elapsedMs >= limitMs - 2, `${what} fired early: after ${elapsedMs} ms, limit ${limitMs} ms`);
+  assert.ok(
+    elapsedMs <= HEADROOM * limitMs,
+    `${what} fired late: after ${elapsedMs} ms, limit ${limitMs} ms (bound ${HEADROOM * limitMs} ms)`,
+  );
+}
+
+/**
+ * Something that needs no timer (a cancel, a reset, a peer's closed socket)
+ * was noticed `elapsedMs` after it happened: within NOTICE_MS, so no
+ * built-in timer can have found it instead. The caller also asserts the
+ * reason, which tells it apart from any timer the test sets itself.
+ */
+export function assertNoticedAtOnce(elapsedMs: number, what: string): void {
+  assert.ok(
+    elapsedMs <= NOTICE_MS,
+    `${what} took ${elapsedMs} ms, bound ${NOTICE_MS} ms (the first built-in timer fires at ${FIRST_BUILT_IN_TIMER_MS} ms)`,
+  );
+}
