@@ -6,8 +6,11 @@
  * Rendering is strict. A syntax error, a partial or helper that does not
  * exist, or a variable the view model lacks fails with the template file,
  * line and column and the missing name. It never renders an empty string.
+ * An error inside a built-in that an override includes as `@default/NAME`
+ * is reported first at the override's include, then inside the built-in.
  * The output must parse as TypeScript; if it does not, the error names the
- * template that wrote the offending code.
+ * template that wrote the offending code, and the override's include when
+ * that template is a built-in it wraps.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
@@ -37,12 +40,14 @@ interface Template {
   name: string;
   /** The file it came from, for messages: "templates/unary.hbs" or the override's path. */
   file: string;
+  /** True for the built-in set, false for a team's override or new partial. */
+  builtin: boolean;
   source: string;
 }
 
 /** Loads the built-in templates and, when given, a team's overrides. */
 export function createRenderer(builtinDir: string, overrideDir: string | undefined): Renderer {
-  const builtins = readTemplates(builtinDir, "templates");
+  const builtins = readTemplates(builtinDir, "templates", true);
   const templates = new Map(builtins);
   if (overrideDir !== undefined) {
     if (!existsSync(overrideDir) || !statSync(overrideDir).isDirectory()) {
@@ -51,7 +56,7 @@ export function createRenderer(builtinDir: string, overrideDir: string | undefin
         `"${overrideDir}" is not a folder (resolved to ${resolve(overrideDir)}, from the directory buf or protoc runs in)`,
       );
     }
-    for (const [name, template] of readTemplates(overrideDir, overrideDir)) {
+    for (const [name, template] of readTemplates(overrideDir, overrideDir, false)) {
       templates.set(name, template);
     }
   }
@@ -74,7 +79,7 @@ export function createRenderer(builtinDir: string, overrideDir: string | undefin
       const problem = typeScriptProblem(output);
       if (problem !== undefined) {
         traced ??= compileAll(all, true);
-        const owner = ownerAt(renderWith(traced, entry, view), problem.offset, traced.files);
+        const owner = ownerAt(renderWith(traced, entry, view), problem.offset, traced.owners);
         throw new TemplateError(
           `the code generated for ${view.outputPath} does not parse as TypeScript at line ${problem.line}:${problem.column} (${problem.message}); that code comes from ${owner}`,
         );
@@ -85,7 +90,7 @@ export function createRenderer(builtinDir: string, overrideDir: string | undefin
 }
 
 /** Every `.hbs` file below `dir`, named by its path without the extension. */
-function readTemplates(dir: string, shownDir: string): Map<string, Template> {
+function readTemplates(dir: string, shownDir: string, builtin: boolean): Map<string, Template> {
   const found = new Map<string, Template>();
   const walk = (folder: string): void => {
     for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
@@ -95,7 +100,7 @@ function readTemplates(dir: string, shownDir: string): Map<string, Template> {
       } else if (entry.name.endsWith(".hbs")) {
         const rel = relative(dir, path).split(sep).join("/");
         const name = rel.slice(0, -".hbs".length);
-        found.set(name, { name, file: `${shownDir}/${rel}`, source: readFileSync(path, "utf8") });
+        found.set(name, { name, file: `${shownDir}/${rel}`, builtin, source: readFileSync(path, "utf8") });
       }
     }
   };
@@ -164,14 +169,20 @@ function syntaxError(template: Template, e: unknown): TemplateError {
 
 interface Compiled {
   templates: Map<string, Handlebars.TemplateDelegate>;
-  /** Template files by marker id, for `ownerAt`. */
-  files: string[];
+  /** What each marker id stands for, for `ownerAt`: a template file, or a `{{> @default/NAME}}` call site. */
+  owners: Owner[];
 }
+
+type Owner = { template: string; builtin: boolean } | { site: string };
 
 /**
  * Compiles every template in a fresh Handlebars environment. Each partial is
  * wrapped so that an error inside it names it; with `trace`, its output is
  * also bracketed by markers that `ownerAt` reads.
+ *
+ * Each `{{> @default/NAME}}` is compiled as a partial of its own, one per
+ * call site, so that an error in the built-in it includes is reported
+ * against the override that included it, at the line of the include.
  */
 function compileAll(all: ReadonlyMap<string, Template>, trace: boolean): Compiled {
   const hbs = Handlebars.create();
@@ -179,14 +190,33 @@ function compileAll(all: ReadonlyMap<string, Template>, trace: boolean): Compile
     formatJsDoc(Array.isArray(lines) ? lines.map(String) : [], options.hash.deprecated === true),
   );
   const templates = new Map<string, Handlebars.TemplateDelegate>();
-  const index = [...all.keys()];
+  const owners: Owner[] = [];
+  const marked = (id: number, out: string): string =>
+    trace ? `${MARK_OPEN}${id}${MARK_NAME_END}${out}${MARK_CLOSE}` : out;
   for (const template of all.values()) {
-    const compiled = hbs.compile(template.source, { strict: true, noEscape: true, knownHelpersOnly: false });
-    const id = index.indexOf(template.name);
+    const ast = Handlebars.parseWithoutProcessing(template.source);
+    for (const site of defaultIncludes(ast)) {
+      const included = site.name.original;
+      const where = `${template.file}:${site.loc.start.line}:${site.loc.start.column + 1}`;
+      const siteName = `${included}#${owners.length}`;
+      const id = owners.push({ site: `{{> ${included}}} at ${where}` }) - 1;
+      site.name.original = siteName;
+      hbs.registerPartial(siteName, ((context: unknown, options?: Handlebars.RuntimeOptions) => {
+        const stock = templates.get(included) as Handlebars.TemplateDelegate;
+        try {
+          return marked(id, stock(context, options));
+        } catch (e) {
+          throw new TemplateError(
+            `${where}: in {{> ${included}}}: ${annotate(all.get(included) ?? template, e).message}`,
+          );
+        }
+      }) as Handlebars.TemplateDelegate);
+    }
+    const compiled = hbs.compile(ast, { strict: true, noEscape: true, knownHelpersOnly: false });
+    const id = owners.push({ template: template.file, builtin: template.builtin }) - 1;
     const wrapped = ((context: unknown, options?: Handlebars.RuntimeOptions) => {
       try {
-        const out = compiled(context, options);
-        return trace ? `${MARK_OPEN}${id}${MARK_NAME_END}${out}${MARK_CLOSE}` : out;
+        return marked(id, compiled(context, options));
       } catch (e) {
         throw annotate(template, e);
       }
@@ -196,7 +226,33 @@ function compileAll(all: ReadonlyMap<string, Template>, trace: boolean): Compile
       hbs.registerPartial(template.name, wrapped);
     }
   }
-  return { templates, files: index.map((name) => all.get(name)?.file ?? name) };
+  return { templates, owners };
+}
+
+type PartialNode = (hbs.AST.PartialStatement | hbs.AST.PartialBlockStatement) & {
+  name: hbs.AST.PathExpression;
+  loc: hbs.AST.SourceLocation;
+};
+
+/** The `{{> @default/NAME}}` statements of a template, in source order. */
+function defaultIncludes(ast: hbs.AST.Program): PartialNode[] {
+  const found: PartialNode[] = [];
+  const visit = (node: unknown): void => {
+    if (typeof node !== "object" || node === null) return;
+    const n = node as Node & Record<string, unknown>;
+    if (n.type === "PartialStatement" || n.type === "PartialBlockStatement") {
+      const partial = n as unknown as PartialNode;
+      if (partial.name.type === "PathExpression" && partial.name.original.startsWith("@default/")) {
+        found.push(partial);
+      }
+    }
+    for (const value of Object.values(n)) {
+      if (Array.isArray(value)) value.forEach(visit);
+      else if (typeof value === "object" && value !== null && "type" in value) visit(value);
+    }
+  };
+  visit(ast);
+  return found;
 }
 
 function renderWith(compiled: Compiled, entry: Template, view: FileView): string {
@@ -237,26 +293,37 @@ const MARK_OPEN = "\uE000";
 const MARK_NAME_END = "\uE001";
 const MARK_CLOSE = "\uE002";
 
-/** In a traced rendering, the template that wrote the character at `offset` of the plain rendering. */
-function ownerAt(traced: string, offset: number, files: readonly string[]): string {
-  const stack: string[] = [];
+/**
+ * In a traced rendering, the template that wrote the character at `offset` of
+ * the plain rendering. When that is a built-in reached through an override's
+ * `{{> @default/NAME}}`, the override's include is named too: it is the code
+ * the user wrote.
+ */
+function ownerAt(traced: string, offset: number, owners: readonly Owner[]): string {
+  const stack: Owner[] = [];
+  const describe = (): string => {
+    const template = stack.findLast((o): o is { template: string; builtin: boolean } => "template" in o);
+    const site = stack.findLast((o): o is { site: string } => "site" in o);
+    const file = `template ${template?.template ?? "templates/file.hbs"}`;
+    return template?.builtin === true && site !== undefined ? `${file}, included by ${site.site}` : file;
+  };
   let plain = 0;
   for (let i = 0; i < traced.length; i++) {
     const ch = traced[i];
     if (ch === MARK_OPEN) {
       const end = traced.indexOf(MARK_NAME_END, i);
-      stack.push(files[Number(traced.slice(i + 1, end))] ?? "?");
+      stack.push(owners[Number(traced.slice(i + 1, end))] ?? { template: "?", builtin: false });
       i = end;
     } else if (ch === MARK_CLOSE) {
       stack.pop();
     } else {
       if (plain === offset) {
-        return `template ${stack.at(-1) ?? "templates/file.hbs"}`;
+        return describe();
       }
       plain++;
     }
   }
-  return `template ${stack.at(-1) ?? "templates/file.hbs"}`;
+  return describe();
 }
 
 /** Where the output fails to parse as TypeScript, or undefined when it parses. */

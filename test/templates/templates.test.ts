@@ -145,6 +145,27 @@ describe("strict errors name the template, the line and the missing name", () =>
     fails({ "header.hbs": "// a\n// {{header.sourceFile}\n" }, /err-\w+\/header\.hbs:2:\d+: syntax error: Expecting/);
   });
 
+  test("an error inside a wrapped built-in names the override and the line that wraps it", () => {
+    // Each method is not a service: the stock service.hbs fails on a variable
+    // the method lacks, but the mistake is on line 3 of the override.
+    fails(
+      { "service.hbs": "// one service block per method\n{{#each methods}}\n{{> @default/service}}\n{{/each}}\n" },
+      /err-\w+\/service\.hbs:3:1: in \{\{> @default\/service\}\}: templates\/service\.hbs:1:\d+: variable "descriptorName" does not exist in the view model/,
+    );
+    // The same built-in wrapped twice: the second call is the one that fails.
+    fails(
+      { "service.hbs": "{{> @default/service}}\n{{#with methods.[0]}}\n  {{> @default/service}}\n{{/with}}\n" },
+      /err-\w+\/service\.hbs:3:3: in \{\{> @default\/service\}\}: templates\/service\.hbs:/,
+    );
+  });
+
+  test("output that does not parse, written by a wrapped built-in, names the override that placed it", () => {
+    fails(
+      { "service.hbs": "{{> @default/service}}\n{{#each methods}}\n{{> @default/unary client=true}}\n{{/each}}\n" },
+      /does not parse as TypeScript at line \d+:\d+ \(.+\); that code comes from template templates\/unary\.hbs, included by \{\{> @default\/unary\}\} at .*err-\w+\/service\.hbs:3:1$/,
+    );
+  });
+
   test("output that does not parse as TypeScript names the template that wrote it", () => {
     fails(
       {
