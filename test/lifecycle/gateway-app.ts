@@ -6,7 +6,8 @@
  * Usage: gateway-app.ts MODE ORDER GRACE_MS
  *   MODE  leaksafe: SIGTERM runs shutdownOnSignals; raw: tryShutdown and server.close, as without leaksafe
  *   ORDER grpc-first or gateway-first
- * Prints "ready <http port>", then the shutdown log.
+ * Prints "ready <http port>", "post: waiting" each time the gRPC server
+ * starts holding a long poll, then the shutdown log.
  */
 import { createServer as createHttpServer } from "node:http";
 import { createClient, createServer, shutdownOnSignals } from "leaksafe";
@@ -25,6 +26,7 @@ const grpc = createServer().add(ChatService, {
     }
   },
   async post(_request, ctx) {
+    console.log("post: waiting");
     await aborted(ctx.signal); // a long poll: nothing ever arrives
     return { revision: 0 };
   },
