@@ -1,11 +1,16 @@
 // Runs every *.test.ts below test/ with node:test, through tsx, then writes
-// the fault matrix's results table from the rows its tests recorded.
+// the fault matrix's results table from the rows its tests recorded to
+// .tmp/fault-results.md, which git ignores: a run never rewrites a tracked file.
 // Usage: node test/run.js [filter]   (a filter keeps paths that contain it)
+//        UPDATE_RESULTS=1 node test/run.js faults   also rewrites the tracked
+//        test/faults/RESULTS.md, only when every fault test ran and passed
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROWS = ".tmp/fault-rows";
+const RESULTS = ".tmp/fault-results.md";
+const TRACKED_RESULTS = "test/faults/RESULTS.md";
 const filter = process.argv[2] ?? "";
 const files = [];
 const walk = (dir) => {
@@ -25,11 +30,33 @@ rmSync(ROWS, { recursive: true, force: true });
 const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
   stdio: "inherit",
 });
-writeFaultResults();
+const table = faultResults();
+if (table !== undefined) {
+  mkdirSync(".tmp", { recursive: true });
+  writeFileSync(RESULTS, table.text);
+  console.log(`wrote ${RESULTS} (${table.rows} rows)`);
+  if (process.env.UPDATE_RESULTS === "1") updateTrackedResults(table.text, result.status === 0);
+}
 process.exit(result.status ?? 1);
 
-function writeFaultResults() {
-  if (!existsSync(ROWS)) return;
+/** Copies the table to the tracked file, but only from a run of every fault test that passed. */
+function updateTrackedResults(text, passed) {
+  const missing = readdirSync("test/faults")
+    .filter((name) => name.endsWith(".test.ts"))
+    .map((name) => join("test/faults", name))
+    .filter((path) => !files.includes(path));
+  if (!passed || missing.length > 0) {
+    const why = passed ? `these fault tests did not run: ${missing.join(", ")}` : "the run failed";
+    console.error(`UPDATE_RESULTS=1: ${TRACKED_RESULTS} left as it was, because ${why}`);
+    return;
+  }
+  writeFileSync(TRACKED_RESULTS, text);
+  console.log(`wrote ${TRACKED_RESULTS}`);
+}
+
+/** The results table from the rows the fault tests recorded, or undefined when none ran. */
+function faultResults() {
+  if (!existsSync(ROWS)) return undefined;
   const rows = readdirSync(ROWS)
     .flatMap((f) => readFileSync(join(ROWS, f), "utf8").trim().split("\n"))
     .filter((line) => line !== "")
@@ -39,7 +66,7 @@ function writeFaultResults() {
   const lines = [
     "# Fault matrix results",
     "",
-    "Written by `node test/run.js faults` from the rows the fault tests record; every row is a test that passed.",
+    "Written by `UPDATE_RESULTS=1 node test/run.js faults` from the rows the fault tests record; every row is a test that passed.",
     "Times are from the fault to the moment the later of the two sides noticed it.",
     "",
     "| scenario | outcome | time to detect | bound | leaked |",
@@ -50,6 +77,5 @@ function writeFaultResults() {
     ),
     "",
   ];
-  writeFileSync("test/faults/RESULTS.md", lines.join("\n"));
-  console.log(`wrote test/faults/RESULTS.md (${rows.length} rows)`);
+  return { text: lines.join("\n"), rows: rows.length };
 }

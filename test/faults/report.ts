@@ -1,6 +1,7 @@
 /**
  * Rows for the fault matrix's results table. Each test file records its
- * rows; `node test/run.js` gathers them into test/faults/RESULTS.md.
+ * rows; `node test/run.js` gathers them into .tmp/fault-results.md, and
+ * with UPDATE_RESULTS=1 into the tracked test/faults/RESULTS.md.
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
