@@ -67,7 +67,7 @@ export function buildFileView(
     const policy = policies.resolve(method, file.proto.name);
     return {
       protoName: method.name,
-      name: clientSafeName(methodName(method.name)),
+      name: memberSafeName(methodName(method.name)),
       path: `/${method.parent.typeName}/${method.name}`,
       kind,
       requestStream: kind === "client-streaming" || kind === "bidi",
@@ -100,25 +100,39 @@ const IDEMPOTENCY: Record<MethodOptions_IdempotencyLevel, MethodView["idempotenc
 };
 
 /**
- * Members a client has besides its rpcs, and names an object must not own
- * (`then` would make the client look like a promise to `await`). An rpc
- * whose name collides gets a trailing `$`, which proto names never have.
+ * Names an rpc must not take, because the objects it becomes a property of
+ * already own them. An rpc whose name is one of these gets a trailing `$`,
+ * which proto names never have, on the descriptor, the implementation and the
+ * client alike: `getChannel$`.
+ *
+ * The plugin does not import the runtime or grpc-js, so the first two lists
+ * are written here; test/plugin/member-names.test.ts reads the members off a
+ * real client and a real grpc-js `Client` and fails when one is missing.
  */
-const CLIENT_MEMBERS = new Set([
+const RESERVED_MEMBERS = new Set([
+  // What every generated client has besides its rpcs: the runtime's `ClientBase`.
   "close",
   "activeStreams",
+  "getChannel",
+  // grpc-js's `Client`, which `ClientBase` mirrors in part (`getChannel`):
+  // reserved whole, so mirroring one more of them later renames nobody's rpc.
+  "waitForReady",
+  "makeUnaryRequest",
+  "makeClientStreamRequest",
+  "makeServerStreamRequest",
+  "makeBidiStreamRequest",
+  "checkOptionalUnaryResponseArguments",
+  "checkMetadataAndOptions",
+  // An object with `then` looks like a promise: `await client` would call the rpc.
   "then",
-  "constructor",
-  "toString",
-  "toLocaleString",
-  "valueOf",
-  "hasOwnProperty",
-  "isPrototypeOf",
-  "propertyIsEnumerable",
+  // What every object inherits: the client, a server's implementation (often a
+  // class instance, whose inherited `toString` would answer an unimplemented
+  // rpc), and the descriptor, an object literal where `__proto__` sets the prototype.
+  ...Object.getOwnPropertyNames(Object.prototype),
 ]);
 
-function clientSafeName(name: string): string {
-  return CLIENT_MEMBERS.has(name) ? `${name}$` : name;
+function memberSafeName(name: string): string {
+  return RESERVED_MEMBERS.has(name) ? `${name}$` : name;
 }
 
 /**

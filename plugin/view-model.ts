@@ -77,7 +77,8 @@ export interface MethodView {
   /**
    * The property name used on the service descriptor, the implementation and
    * the client: lowerCamelCase as ts-proto spells it, with a trailing `$`
-   * when it would shadow a member of the client (`close$`).
+   * when it would shadow a member of the client, of grpc-js's `Client` or of
+   * every object (`close$`, `getChannel$`, `toString$`).
    */
   name: string;
   /** The gRPC path, e.g. "/example.v1.Chat/GetUser". */

@@ -111,6 +111,11 @@ test("a message named like a client member or an export does not shadow it", () 
   assert.match(clash, /import \{ AsyncIterable as AsyncIterable\$, ChatClient as ChatClient\$,/);
   assert.match(clash, /^ {2}close\$: \{/m);
   assert.match(clash, /^ {2}then\$\(/m);
+  assert.match(clash, /^ {2}getChannel\$: \{/m);
+  assert.match(
+    clash,
+    /^ {2}getChannel\$\(request: Metadata, options\?: \$leaksafe\.CallOptions\): Promise<ChatClient\$>;/m,
+  );
   assert.match(clash, /^export interface ChatClient extends \$leaksafe\.ClientBase/m);
 });
 

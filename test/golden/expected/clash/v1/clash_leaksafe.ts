@@ -60,6 +60,19 @@ export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClien
     idempotency: "unknown",
     policy: {},
   },
+  getChannel$: {
+    path: "/golden.clash.v1.Chat/GetChannel",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: $leaksafe.serializer(Metadata),
+    requestDeserialize: $leaksafe.deserializer(Metadata),
+    responseSerialize: $leaksafe.serializer(ChatClient$),
+    responseDeserialize: $leaksafe.deserializer(ChatClient$),
+    originalName: "GetChannel",
+    kind: "unary",
+    idempotency: "unknown",
+    policy: {},
+  },
 });
 
 /** What a server implements for golden.clash.v1.Chat. Pass it to `server.add(ChatService, implementation)`. */
@@ -68,6 +81,7 @@ export interface ChatImplementation {
   then$(request: ChatImplementation$, context: $leaksafe.ServerContext): Promise<RpcError>;
   toString$(request: Metadata, context: $leaksafe.ServerContext): AsyncIterable<AsyncIterable$>;
   send(requests: AsyncIterable<AsyncIterable$>, context: $leaksafe.ServerContext): Promise<Metadata>;
+  getChannel$(request: Metadata, context: $leaksafe.ServerContext): Promise<ChatClient$>;
 }
 
 /** A client of golden.clash.v1.Chat, made by `createClient(ChatService, address)`. */
@@ -76,4 +90,5 @@ export interface ChatClient extends $leaksafe.ClientBase {
   then$(request: ChatImplementation$, options?: $leaksafe.CallOptions): Promise<RpcError>;
   toString$(request: Metadata, options?: $leaksafe.ServerStreamCallOptions<Metadata, AsyncIterable$>): AsyncIterable<AsyncIterable$>;
   send(requests: AsyncIterable<AsyncIterable$> | Iterable<AsyncIterable$>, options?: $leaksafe.CallOptions): Promise<Metadata>;
+  getChannel$(request: Metadata, options?: $leaksafe.CallOptions): Promise<ChatClient$>;
 }
