@@ -7,6 +7,7 @@ export { type ClientBase, type ClientOptions, createClient } from "./client.js";
 export { CLIENT_KEEPALIVE, type KeepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 export { type ResolvedLimits, STREAM_DEFAULTS, type StreamLimits } from "./limits.js";
 export {
+  type ClosableServer,
   type ShutdownHandle,
   type ShutdownOnSignalsOptions,
   type ShutdownStep,
