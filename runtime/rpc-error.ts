@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { Metadata, status as Status } from "@grpc/grpc-js";
 
 /**
@@ -66,8 +67,9 @@ export class RpcError extends Error {
   /**
    * Normalises anything thrown. An RpcError is returned as it is; an
    * AbortError becomes CANCELLED, a TimeoutError DEADLINE_EXCEEDED; a grpc-js
-   * status error keeps its code, details and metadata; anything else is
-   * UNKNOWN with its message.
+   * status error keeps its code, details and metadata; any other Error is
+   * `fallback` (default UNKNOWN) with its message, and anything else is
+   * `fallback` with {@link describeThrown}'s text for it.
    */
   static from(reason: unknown, fallback: Status = Status.UNKNOWN): RpcError {
     if (reason instanceof RpcError) {
@@ -88,9 +90,67 @@ export class RpcError extends Error {
     if (isStatusLike(reason)) {
       return new RpcError(reason.code, reason.details, { metadata: reason.metadata, cause: reason });
     }
-    const message = reason instanceof Error ? reason.message : String(reason);
+    const message =
+      reason instanceof Error ? reason.message || `${reason.name || "Error"} with no message` : describeThrown(reason);
     return new RpcError(fallback, message, { cause: reason });
   }
+}
+
+/** Longer descriptions of thrown objects are cut to this many characters. */
+const DESCRIPTION_LIMIT = 1000;
+
+/**
+ * A readable, never empty, text for a thrown value that is not an Error, to
+ * be a status message:
+ * - a string is itself (`"an empty string was thrown"` when empty);
+ * - `undefined`, `null`, a number and the like are named: `"42 was thrown"`;
+ * - a plain object or an array is its JSON: `{"reason":"quota"}`;
+ * - an object with its own `toString()` is what that returns;
+ * - anything else, or JSON that fails (a cycle, a bigint), is shown as
+ *   `util.inspect` shows it: `QuotaExceeded { limit: 5 }`.
+ *
+ * Objects are cut to 1000 characters, so a thrown response does not become
+ * a huge status header.
+ */
+export function describeThrown(value: unknown): string {
+  if (typeof value === "string") {
+    return value === "" ? "an empty string was thrown" : value;
+  }
+  if (typeof value !== "object" && typeof value !== "function") {
+    return `${inspect(value)} was thrown`;
+  }
+  if (value === null) {
+    return "null was thrown";
+  }
+  return cut(describeObject(value));
+}
+
+function describeObject(value: object): string {
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (Array.isArray(value) || proto === Object.prototype || proto === null) {
+    try {
+      const json = JSON.stringify(value);
+      if (json !== undefined) {
+        return json;
+      }
+    } catch {
+      // A cycle or a bigint: inspect shows it.
+    }
+  } else if (typeof value !== "function") {
+    try {
+      const text = String(value);
+      if (text !== "" && !text.startsWith("[object ")) {
+        return text;
+      }
+    } catch {
+      // A toString() that throws says nothing; inspect does.
+    }
+  }
+  return inspect(value, { depth: 2, breakLength: Number.POSITIVE_INFINITY });
+}
+
+function cut(text: string): string {
+  return text.length <= DESCRIPTION_LIMIT ? text : `${text.slice(0, DESCRIPTION_LIMIT - 1)}…`;
 }
 
 function isStatusLike(value: unknown): value is { code: Status; details: string; metadata?: Metadata } {
