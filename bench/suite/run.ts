@@ -1,18 +1,22 @@
 /**
  * `npm run bench`: every peer side by side, in one run. Each peer's server
  * runs in its own process; the clients take turns, rotating the order each
- * round. Writes bench/RESULTS.md (medians, min–max, ratios to raw grpc-js)
- * and bench/results.svg. `--quick` finishes in under 2 minutes.
+ * round. Writes bench/RESULTS.md (medians, min–max, ratios to raw grpc-js),
+ * bench/results.svg, and the run's data as bench/results.json. `--quick`
+ * finishes in under 2 minutes.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { availableParallelism, cpus } from "node:os";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { renderChart } from "./chart.js";
 import { createPeerClient, PEERS, type Peer, type PeerClient } from "./clients.js";
 import { GEN, generatePeers, ROOT } from "./generate.js";
-import { writeResults } from "./report.js";
+import { type CliffProfile, clientStreamScenario, controlScenario, writeResults } from "./report.js";
+import { saveRun } from "./saved-run.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -28,6 +32,12 @@ if (!runtimeAt.includes("/dist/")) {
 
 const quick = process.argv.includes("--quick");
 const RUNS = quick ? 2 : 5;
+const CLIENT_STREAM_COUNTS = [10_000, 100_000, 1_000_000];
+/** Each client-stream call sends for at most this long, so a slow peer's rate is measured rather than waited out. */
+const CLIENT_STREAM_CAP_MS = quick ? 1000 : 10_000;
+/** leaksafe's clients' retry buffer (runtime/client.ts), which the control rows give raw grpc-js too. */
+const RETRY_BUFFER_BYTES = 1024;
+const IDLE_STREAMS = 1000;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface Measurement {
@@ -107,34 +117,65 @@ for (const [size, count] of quick
   });
 }
 
-for (const count of [10_000, 100_000, 1_000_000]) {
-  const name = `client stream, ${count.toLocaleString("en")} per call`;
-  const capMs = quick ? 1000 : 10_000;
+for (const count of CLIENT_STREAM_COUNTS) {
+  const name = clientStreamScenario(count);
   await eachPeer(quick ? 1 : 3, async (peer, client) => {
     const t = process.hrtime.bigint();
-    const sent = await client.clientStream(count, Date.now() + capMs);
+    const sent = await client.clientStream(count, Date.now() + CLIENT_STREAM_CAP_MS);
     record(name, "msg/s", peer, sent / seconds(t));
   });
 }
+
+/**
+ * Profiles one raw grpc-js client stream of `count` messages (in this
+ * process, where grpc-js's client runs) and counts the busy CPU samples
+ * inside `clearSentMessages`, the cause of the cliff.
+ */
+async function profileCliff(client: PeerClient, count: number): Promise<CliffProfile> {
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  // A sample every 10 ms keeps the profiler's own cost small against the call's.
+  await session.post("Profiler.setSamplingInterval", { interval: 10_000 });
+  await session.post("Profiler.start");
+  const sent = await client.clientStream(count, Date.now() + CLIENT_STREAM_CAP_MS);
+  const { profile } = await session.post("Profiler.stop");
+  session.disconnect();
+  const parent = new Map<number, number>();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const name = new Map(profile.nodes.map((node) => [node.id, node.callFrame.functionName]));
+  const inside = new Map<number, boolean>();
+  const isInside = (id: number): boolean => {
+    let known = inside.get(id);
+    if (known === undefined) {
+      const up = parent.get(id);
+      known = name.get(id) === "clearSentMessages" || (up !== undefined && isInside(up));
+      inside.set(id, known);
+    }
+    return known;
+  };
+  const busy = (profile.samples ?? []).filter((id) => name.get(id) !== "(idle)");
+  return { count, sent, busySamples: busy.length, inClearSentMessages: busy.filter(isInside).length };
+}
+const cliffProfile = await profileCliff(clients.get("grpc-js") as PeerClient, CLIENT_STREAM_COUNTS.at(-1) as number);
 
 // The control for the cliff: raw grpc-js with the 1 KiB retry buffer that
 // leaksafe sets, against leaksafe, alternating, on the raw grpc-js server.
 {
   const rawPort = ports.get("grpc-js") as number;
-  const control = await createPeerClient("grpc-js", rawPort, { "grpc.per_rpc_retry_buffer_size": 1024 });
+  const control = await createPeerClient("grpc-js", rawPort, { "grpc.per_rpc_retry_buffer_size": RETRY_BUFFER_BYTES });
   const viaLeaksafe = await createPeerClient("leaksafe", rawPort);
   const pair: Array<[Peer, PeerClient]> = [
     ["grpc-js", control],
     ["leaksafe", viaLeaksafe],
   ];
-  for (const count of [10_000, 100_000, 1_000_000]) {
-    const name = `client stream, ${count.toLocaleString("en")} per call, both with a 1 KiB retry buffer, raw grpc-js server`;
-    const capMs = quick ? 1000 : 10_000;
+  for (const count of CLIENT_STREAM_COUNTS) {
+    const name = controlScenario(count, RETRY_BUFFER_BYTES);
     for (let run = 0; run <= (quick ? 1 : 3); run++) {
       recording = run > 0;
       for (const [peer, client] of run % 2 === 0 ? pair : [...pair].reverse()) {
         const t = process.hrtime.bigint();
-        const sent = await client.clientStream(count, Date.now() + capMs);
+        const sent = await client.clientStream(count, Date.now() + CLIENT_STREAM_CAP_MS);
         record(name, "msg/s", peer, sent / seconds(t));
       }
     }
@@ -159,7 +200,7 @@ for (const count of [10_000, 100_000, 1_000_000]) {
 
 const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
 {
-  const n = 1000;
+  const n = IDLE_STREAMS;
   await eachPeer(quick ? 1 : 3, async (peer, client) => {
     await sleep(100);
     gc();
@@ -171,13 +212,19 @@ const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeo
     gc();
     gc();
     record(
-      "1,000 open idle streams: heap per stream",
+      `${n.toLocaleString("en")} open idle streams: heap per stream`,
       "KiB",
       peer,
       (process.memoryUsage().heapUsed - heap) / n / 1024,
       false,
     );
-    record("1,000 open idle streams: timers per stream", "timers", peer, (timers() - t0) / n, false);
+    record(
+      `${n.toLocaleString("en")} open idle streams: timers per stream`,
+      "timers",
+      peer,
+      (timers() - t0) / n,
+      false,
+    );
     await close();
   });
 }
@@ -217,13 +264,29 @@ if (!quick) {
 for (const client of clients.values()) client.close();
 for (const server of servers.values()) server.kill();
 
+const info = {
+  date: new Date().toISOString().slice(0, 10),
+  seconds: (Date.now() - started) / 1000,
+  quick,
+  cores: availableParallelism(),
+  cpu: cpus()[0]?.model.trim() ?? "unknown CPU",
+  node: process.versions.node,
+  grpcJs: (
+    JSON.parse(readFileSync(join(ROOT, "node_modules/@grpc/grpc-js/package.json"), "utf8")) as { version: string }
+  ).version,
+  peers: [...PEERS],
+  idleStreams: IDLE_STREAMS,
+  clientStreamCounts: CLIENT_STREAM_COUNTS,
+  clientStreamCapMs: CLIENT_STREAM_CAP_MS,
+  retryBufferBytes: RETRY_BUFFER_BYTES,
+  profile: cliffProfile,
+  codegen,
+};
+saveRun(join(ROOT, "bench/results.json"), measurements, info);
 const svg = await renderChart(measurements);
 writeFileSync(join(ROOT, "bench/results.svg"), svg);
-writeResults(join(ROOT, "bench/RESULTS.md"), measurements, {
-  quick,
-  runs: RUNS,
-  seconds: (Date.now() - started) / 1000,
-  codegen,
-});
-console.log(`wrote bench/RESULTS.md and bench/results.svg in ${((Date.now() - started) / 1000).toFixed(0)} s (${GEN})`);
+writeResults(join(ROOT, "bench/RESULTS.md"), measurements, info);
+console.log(
+  `wrote bench/RESULTS.md, bench/results.svg and bench/results.json in ${((Date.now() - started) / 1000).toFixed(0)} s (${GEN})`,
+);
 process.exit(0);
