@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 import { createServer, RpcError, Status } from "leaksafe";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { assertFiredOnTime } from "../support/bounds.js";
 import { aborted, eventually, type Harness, sleep, startChat, unimplemented } from "./harness.js";
 
 let harness: Harness | undefined;
@@ -41,27 +42,31 @@ test("a client's default limits apply only where the .proto policy is silent", a
 });
 
 test("the server uses the client's deadline when it is smaller than its own", async () => {
+  const clientMs = 200;
+  const serverMs = 60_000; // far beyond the bound below, so only the client's deadline can end the call in time
   let reason: unknown;
+  let reasonAt = 0;
   harness = await startChat(
     {
       async *watch(_request, ctx) {
         yield { revision: 1, at: undefined };
         reason = await aborted(ctx.signal);
+        reasonAt = Date.now();
       },
     },
-    { serverLimits: { timeoutMs: 5000 } },
+    { serverLimits: { timeoutMs: serverMs } },
   );
   const started = Date.now();
   await assert.rejects(
     (async () => {
-      for await (const _ of harness.client.watch({ afterRevision: 0 }, { timeoutMs: 200 })) {
+      for await (const _ of harness.client.watch({ afterRevision: 0 }, { timeoutMs: clientMs })) {
       }
     })(),
     { code: Status.DEADLINE_EXCEEDED, reason: "deadline" },
   );
   await eventually(() => reason !== undefined, "the server to see the deadline");
   assert.ok(reason instanceof RpcError && reason.reason === "deadline");
-  assert.ok(Date.now() - started < 200 + 250);
+  assertFiredOnTime(reasonAt - started, clientMs, "the server's deadline");
 });
 
 test("bad limits are refused with a TypeError that names them", async () => {
@@ -93,10 +98,20 @@ test("a client that stops reading bounds how much the server can push", async ()
   });
   const iterator = harness.client.watch({ afterRevision: 0 })[Symbol.asyncIterator]();
   await iterator.next();
-  await sleep(500);
-  const stalledAt = written;
-  await sleep(200);
-  assert.equal(written, stalledAt, "the server kept producing while nobody read");
+  // The server stalls once one send stays blocked: nothing written since, while nobody reads.
+  // However long the windows take to fill, this waits; it fails only if the server never stalls.
+  let last: { written: number; since: number | undefined } = { written: -1, since: undefined };
+  await eventually(
+    () => {
+      const since = harness?.server.activeStreams()[0]?.sendBlockedSince;
+      const stalled =
+        since !== undefined && since === last.since && written === last.written && Date.now() - since >= 200;
+      last = { written, since };
+      return stalled;
+    },
+    "the server's send to stay blocked while nobody reads",
+    30_000,
+  );
   assert.ok(written < 20_000, `the server pushed ${written} messages into a stream nobody reads`);
   await iterator.return?.();
 });
