@@ -191,8 +191,23 @@ class LocalNames {
     }
     return [...byFrom.entries()]
       .sort(([a], [b]) => compare(a, b))
-      .map(([from, names]) => ({ from, names: names.sort((a, b) => compare(a.local, b.local)) }));
+      .map(([from, names]) => {
+        names.sort((a, b) => compare(a.local, b.local));
+        return { from, names, multiline: names.length > 1 && oneLineImport(from, names).length > LINE_WIDTH };
+      });
   }
+}
+
+/**
+ * The width generated lines keep to, as a formatter would: this repository's
+ * Biome `lineWidth`. An import list longer than this is written one name a line.
+ */
+const LINE_WIDTH = 120;
+
+/** An import as imports.hbs writes it on one line. */
+function oneLineImport(from: string, names: readonly ImportedName[]): string {
+  const list = names.map((n) => (n.aliased ? `${n.exported} as ${n.local}` : n.exported)).join(", ");
+  return `import { ${list} } from "${from}";`;
 }
 
 function compare(a: string, b: string): number {

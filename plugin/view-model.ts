@@ -42,6 +42,12 @@ export interface ImportView {
   from: string;
   /** Names imported from it, sorted. */
   names: ImportedName[];
+  /**
+   * True when the import, written on one line, would be wider than 120
+   * columns and names more than one thing: then it is written one name a
+   * line, as a formatter (Biome, Prettier) lays it out.
+   */
+  multiline: boolean;
 }
 
 export interface ImportedName {

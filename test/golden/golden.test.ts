@@ -5,6 +5,7 @@
  * Run with UPDATE_GOLDEN=1 to rewrite the expectations after a deliberate change.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -108,7 +109,7 @@ test("method names are spelled as ts-proto's grpc-js output spells them", () => 
 
 test("a message named like a client member or an export does not shadow it", () => {
   const clash = readTree(bufOut, "_leaksafe.ts").get("clash/v1/clash_leaksafe.ts") ?? "";
-  assert.match(clash, /import \{ AsyncIterable as AsyncIterable\$, ChatClient as ChatClient\$,/);
+  assert.match(clash, /^import \{\n {2}AsyncIterable as AsyncIterable\$,\n {2}ChatClient as ChatClient\$,\n/m);
   assert.match(clash, /^ {2}close\$: \{/m);
   assert.match(clash, /^ {2}then\$\(/m);
   assert.match(clash, /^ {2}getChannel\$: \{/m);
@@ -117,6 +118,24 @@ test("a message named like a client member or an export does not shadow it", () 
     /^ {2}getChannel\$\(request: Metadata, options\?: \$leaksafe\.CallOptions\): Promise<ChatClient\$>;/m,
   );
   assert.match(clash, /^export interface ChatClient extends \$leaksafe\.ClientBase/m);
+});
+
+test("import lists are laid out as the formatter lays them out, one name a line when too long", () => {
+  const biome = join(ROOT, "node_modules/.bin/biome");
+  let wrapped = 0;
+  for (const [path, content] of readTree(bufOut, "_leaksafe.ts")) {
+    const imports = `${(content.match(/^import [^;]*;$/gm) ?? []).join("\n")}\n`;
+    // Biome with this repository's biome.json, so its lineWidth.
+    const r = spawnSync(biome, ["format", "--stdin-file-path=imports.ts"], {
+      cwd: ROOT,
+      input: imports,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(imports, r.stdout, `${path}: the imports are not laid out as biome lays them out`);
+    wrapped += (imports.match(/^import \{\n/gm) ?? []).length;
+  }
+  assert.ok(wrapped > 0, "expected a golden file with an import list too long for one line");
 });
 
 test("comments become JSDoc that cannot be closed early", () => {

@@ -4,7 +4,14 @@
 /* eslint-disable */
 
 import * as $leaksafe from "leaksafe";
-import { AsyncIterable as AsyncIterable$, ChatClient as ChatClient$, ChatImplementation as ChatImplementation$, ChatService as ChatService$, Metadata, RpcError } from "./clash.js";
+import {
+  AsyncIterable as AsyncIterable$,
+  ChatClient as ChatClient$,
+  ChatImplementation as ChatImplementation$,
+  ChatService as ChatService$,
+  Metadata,
+  RpcError,
+} from "./clash.js";
 
 /** An rpc named like a client member must not shadow it. */
 export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>()({
