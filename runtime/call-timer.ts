@@ -1,4 +1,5 @@
 import { RELEASE } from "./call-lifecycle.js";
+import { MAX_TIMER_MS } from "./limits.js";
 import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 
@@ -151,7 +152,8 @@ export class CallTimer {
     if (at === Number.POSITIVE_INFINITY) {
       return;
     }
-    this.timer = setTimeout(fireTimer, Math.max(0, at - Date.now()), this);
+    // A deadline past Node's longest timer fires early, finds nothing due, and re-arms.
+    this.timer = setTimeout(fireTimer, Math.min(MAX_TIMER_MS, Math.max(0, at - Date.now())), this);
     this.timer.unref();
   }
 }

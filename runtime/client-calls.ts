@@ -4,24 +4,25 @@
  * registry entry and the stream listeners, and cancels the grpc-js call if
  * it failed on this side.
  */
-import type {
-  Client,
-  ClientDuplexStream,
-  ClientReadableStream,
-  ClientUnaryCall,
-  ClientWritableStream,
-  ServiceError,
-  StatusObject,
+import {
+  type Client,
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  type ClientUnaryCall,
+  type ClientWritableStream,
+  connectivityState,
+  type ServiceError,
+  type StatusObject,
 } from "@grpc/grpc-js";
 import { CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
-import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { MAX_TIMER_MS, methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver, type ReceiverOwner } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
-import { resumeStream } from "./resume.js";
+import { ResumingStream } from "./resume.js";
 import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
-import { RpcError, Status } from "./rpc-error.js";
+import { describeThrown, RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -31,6 +32,29 @@ export interface ChannelCall {
   registry: Registry;
   peer: string;
   defaults: StreamLimits | undefined;
+  /** Everything in flight that `close()` must end: calls, and resumed streams between attempts. */
+  inFlight: Set<InFlight>;
+  /** Set by `close()`: from then on a call fails before it opens anything. */
+  closed: boolean;
+}
+
+/** Something in flight on a client, which `close()` ends with `error`. */
+export interface InFlight {
+  end(error: RpcError): void;
+}
+
+/** What a call made after `close()` fails with. It opened nothing, so it has nothing to release. */
+function clientClosed(method: MethodDescriptor): RpcError {
+  return new RpcError(Status.FAILED_PRECONDITION, `the client is closed; ${method.path} was not called`, {
+    reason: "cancelled",
+  });
+}
+
+/** What `close()` ends each call in flight with. */
+export function closedInFlight(): RpcError {
+  return new RpcError(Status.CANCELLED, "the client was closed while the call was in flight", {
+    reason: "cancelled",
+  });
 }
 
 /**
@@ -39,7 +63,7 @@ export interface ChannelCall {
  * also the call's cleanup and failure hook, so a long-lived call holds one
  * object here instead of a closure per concern.
  */
-class ClientCall implements ReceiverOwner {
+class ClientCall implements ReceiverOwner, InFlight {
   readonly life = new CallLifecycle();
   readonly record: LiveCall;
   readonly deadline: number | undefined;
@@ -49,20 +73,40 @@ class ClientCall implements ReceiverOwner {
   private drained = false;
 
   constructor(
-    private readonly registry: Registry,
+    private readonly target: ChannelCall,
     method: MethodDescriptor,
-    peer: string,
     readonly limits: ResolvedLimits,
   ) {
     this.deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
-    this.record = registry.open(method.path, method.kind, peer, this.deadline);
+    this.record = target.registry.open(method.path, method.kind, target.peer, this.deadline);
+    target.inFlight.add(this);
     this.life.defer(this);
     this.life.onFail(this);
   }
 
-  /** The call ended: leave the registry. */
+  /** The call ended: leave the registry and the client's calls in flight. */
   [RELEASE](): void {
-    this.registry.close(this.record, this.life.failure);
+    this.target.inFlight.delete(this);
+    this.target.registry.close(this.record, this.life.failure);
+  }
+
+  /** The client closed while the call was in flight. */
+  end(error: RpcError): void {
+    this.life.fail(error);
+  }
+
+  /** grpc-js refused to start the call: fail it, so that it releases what it opened. */
+  startFailed(thrown: unknown): RpcError {
+    const shutDown = this.target.channel.getChannel().getConnectivityState(false) === connectivityState.SHUTDOWN;
+    this.life.fail(
+      shutDown
+        ? new RpcError(Status.FAILED_PRECONDITION, "the client's channel was closed", {
+            reason: "cancelled",
+            cause: thrown,
+          })
+        : new RpcError(Status.INTERNAL, `grpc-js could not start the call: ${describeThrown(thrown)}`, { cause: thrown }),
+    );
+    return this.life.failure as RpcError;
   }
 
   /** The call failed on this side or the other: cancel the grpc-js call (a no-op once it has a status). */
@@ -95,21 +139,34 @@ class ClientCall implements ReceiverOwner {
   }
 }
 
-function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): ClientCall {
+/**
+ * Opens a call's state: its registry entry and its signal listener. A
+ * closed client opens nothing: the caller gets the error to fail with.
+ */
+function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): ClientCall | RpcError {
+  if (target.closed) {
+    return clientClosed(method);
+  }
   const limits = resolveLimits(method.kind !== "unary", options, methodPolicy(method), target.defaults);
-  const prepared = new ClientCall(target.registry, method, target.peer, limits);
+  const prepared = new ClientCall(target, method, limits);
   if (options.signal !== undefined) {
     prepared.life.follow(options.signal, aborted);
   }
   return prepared;
 }
 
-/** The call's one timer, for the idle and send deadlines; the total one travels as the gRPC deadline. */
+/**
+ * The call's one timer, for the idle and send deadlines. The total deadline
+ * travels as the gRPC deadline, and grpc-js enforces it, unless it is too
+ * far off to travel (see {@link grpcOptions}); then this timer enforces it.
+ */
 function startTimer(prepared: ClientCall, receiver: ReceiveState | undefined): CallTimer {
   const { life, record, limits } = prepared;
+  const deadline =
+    prepared.deadline !== undefined && !sendsDeadline(prepared) ? prepared.deadline : Number.POSITIVE_INFINITY;
   const timer = new CallTimer(
     record,
-    { idleTimeoutMs: limits.idleTimeoutMs, sendTimeoutMs: limits.sendTimeoutMs, deadline: Number.POSITIVE_INFINITY },
+    { idleTimeoutMs: limits.idleTimeoutMs, sendTimeoutMs: limits.sendTimeoutMs, deadline },
     receiver,
     life,
   );
@@ -146,8 +203,19 @@ function fromStatus(error: ServiceError, deadline: number | undefined): RpcError
   return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: error });
 }
 
+/**
+ * Whether the call's deadline travels as `grpc-timeout`. A grpc-js server
+ * reads that header into a 32-bit integer of milliseconds, so one beyond
+ * 2^31−1 ms (about 24.8 days) would wrap round and fail the call at once;
+ * such a deadline stays on this side, where the call's timer enforces it, and
+ * the server applies its own limits.
+ */
+function sendsDeadline(prepared: ClientCall): boolean {
+  return prepared.limits.timeoutMs <= MAX_TIMER_MS;
+}
+
 function grpcOptions(prepared: ClientCall): { deadline?: number } {
-  return prepared.deadline === undefined ? {} : { deadline: prepared.deadline };
+  return prepared.deadline === undefined || !sendsDeadline(prepared) ? {} : { deadline: prepared.deadline };
 }
 
 function observe(call: NodeJS.EventEmitter, options: CallOptions): void {
@@ -182,24 +250,33 @@ function settle<Res>(
  * grpc-js call with the callback that settles it; `then` runs once it exists.
  */
 function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void }>(
-  prepared: ClientCall,
+  prepared: ClientCall | RpcError,
   options: CallOptions,
-  start: (callback: (error: ServiceError | null, response?: Res) => void) => C,
-  then?: (call: C) => void,
+  start: (prepared: ClientCall, callback: (error: ServiceError | null, response?: Res) => void) => C,
+  then?: (call: C, prepared: ClientCall) => void,
 ): Promise<Res> {
+  if (prepared instanceof RpcError) {
+    return Promise.reject(prepared);
+  }
   const { life } = prepared;
   return new Promise<Res>((resolve, reject) => {
     if (life.failure !== undefined) {
       reject(life.failure);
       return;
     }
-    const call = start(settle(prepared, resolve));
+    let call: C;
+    try {
+      call = start(prepared, settle(prepared, resolve));
+    } catch (thrown) {
+      reject(prepared.startFailed(thrown));
+      return;
+    }
     observe(call, options);
     life.onFail((failure) => {
       call.cancel();
       reject(failure);
     });
-    then?.(call);
+    then?.(call, prepared);
   });
 }
 
@@ -209,19 +286,27 @@ export function callUnary<Req, Res>(
   request: Req,
   options: CallOptions = {},
 ): Promise<Res> {
-  const prepared = prepare(target, method, options);
-  return singleResponse<Res, ClientUnaryCall>(prepared, options, (callback) => {
-    countOut(prepared.record, request);
-    return target.channel.makeUnaryRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      toMetadata(options.metadata),
-      grpcOptions(prepared),
-      callback,
-    );
-  });
+  return singleResponse<Res, ClientUnaryCall>(
+    prepare(target, method, options),
+    options,
+    (prepared, callback) => {
+      countOut(prepared.record, request);
+      return target.channel.makeUnaryRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        toMetadata(options.metadata),
+        grpcOptions(prepared),
+        callback,
+      );
+    },
+    (_call, prepared) => {
+      if (!sendsDeadline(prepared)) {
+        startTimer(prepared, undefined);
+      }
+    },
+  );
 }
 
 export function callClientStream<Req, Res>(
@@ -230,12 +315,10 @@ export function callClientStream<Req, Res>(
   requests: AsyncIterable<Req> | Iterable<Req>,
   options: CallOptions = {},
 ): Promise<Res> {
-  const prepared = prepare(target, method, options);
-  const { life, record } = prepared;
   return singleResponse<Res, ClientWritableStream<Req>>(
-    prepared,
+    prepare(target, method, options),
     options,
-    (callback) =>
+    (prepared, callback) =>
       target.channel.makeClientStreamRequest(
         method.path,
         method.requestSerialize,
@@ -244,7 +327,8 @@ export function callClientStream<Req, Res>(
         grpcOptions(prepared),
         callback,
       ),
-    (call) => {
+    (call, prepared) => {
+      const { life, record } = prepared;
       const timer = startTimer(prepared, undefined);
       sendAll(requests, call, { life, record, timer }).then(
         () => call.end(),
@@ -268,13 +352,14 @@ export function callServerStream<Req, Res>(
     const { timeoutMs } = resolveLimits(true, options, methodPolicy(method), target.defaults);
     const attempt = (next: Req, attemptOptions: CallOptions): AsyncIterable<Res> =>
       serverStreamOnce(target, method, next, attemptOptions);
-    return resumeStream(request, {
+    return new ResumingStream(request, {
       attempt,
       settings: settings as ResolvedResume<Req, Res>,
       options: { ...options, timeoutMs },
       method: method.path,
       peer: target.peer,
       hook: target.registry.onRetry,
+      inFlight: target.inFlight,
     });
   });
 }
@@ -287,18 +372,26 @@ function serverStreamOnce<Req, Res>(
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
     const prepared = prepare(target, method, options);
+    if (prepared instanceof RpcError) {
+      return failed(prepared);
+    }
     if (prepared.life.failure !== undefined) {
       return failed(prepared.life.failure);
     }
     countOut(prepared.record, request);
-    const call = target.channel.makeServerStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      request,
-      toMetadata(options.metadata),
-      grpcOptions(prepared),
-    );
+    let call: ClientReadableStream<Res>;
+    try {
+      call = target.channel.makeServerStreamRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        toMetadata(options.metadata),
+        grpcOptions(prepared),
+      );
+    } catch (thrown) {
+      return failed(prepared.startFailed(thrown));
+    }
     const responses = receiveResponses(call, prepared, options);
     startTimer(prepared, responses as Receiver<unknown>);
     return responses;
@@ -313,17 +406,25 @@ export function callBidi<Req, Res>(
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
     const prepared = prepare(target, method, options);
+    if (prepared instanceof RpcError) {
+      return failed(prepared);
+    }
     const { life, record } = prepared;
     if (life.failure !== undefined) {
       return failed(life.failure);
     }
-    const call: ClientDuplexStream<Req, Res> = target.channel.makeBidiStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      toMetadata(options.metadata),
-      grpcOptions(prepared),
-    );
+    let call: ClientDuplexStream<Req, Res>;
+    try {
+      call = target.channel.makeBidiStreamRequest(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        toMetadata(options.metadata),
+        grpcOptions(prepared),
+      );
+    } catch (thrown) {
+      return failed(prepared.startFailed(thrown));
+    }
     const responses = receiveResponses(call, prepared, options);
     const timer = startTimer(prepared, responses as Receiver<unknown>);
     sendAll(requests, call, { life, record, timer }).then(
@@ -357,9 +458,12 @@ function requestsFailed(error: unknown): RpcError {
   if (error instanceof RpcError) {
     return error;
   }
-  const message = error instanceof Error ? error.message : String(error);
-  return new RpcError(Status.CANCELLED, `the request stream failed: ${message}`, { reason: "cancelled", cause: error });
+  return new RpcError(Status.CANCELLED, `the request stream failed: ${describeThrown(error)}`, {
+    reason: "cancelled",
+    cause: error,
+  });
 }
+
 
 /**
  * An iterable that starts its call on the first `next()`, so one that is

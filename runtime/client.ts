@@ -6,7 +6,14 @@ import {
   credentials,
   type Interceptor,
 } from "@grpc/grpc-js";
-import { type ChannelCall, callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
+import {
+  type ChannelCall,
+  callBidi,
+  callClientStream,
+  callServerStream,
+  callUnary,
+  closedInFlight,
+} from "./client-calls.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -48,7 +55,15 @@ const RETRY_BUFFER: ChannelOptions = { "grpc.per_rpc_retry_buffer_size": 1024 };
 
 /** What every generated client has besides its rpcs. */
 export interface ClientBase {
-  /** Closes the channel. Calls in flight are cancelled. */
+  /**
+   * Ends every call in flight, then closes the channel. Before `close()`
+   * returns, each pending call has failed with `RpcError` `CANCELLED`
+   * (reason `cancelled`): a promise rejects, a stream's reader gets the error
+   * on its next read, a resumed stream stops retrying, and each call's
+   * RST_STREAM is queued, so its server's `ctx.signal` aborts a round trip
+   * later. A call made after `close()` fails with `FAILED_PRECONDITION` and
+   * opens nothing. Calling it again does nothing.
+   */
   close(): void;
   /** This client's live calls: method, start, messages in and out, deadline. */
   activeStreams(): CallRecord[];
@@ -76,9 +91,16 @@ export function createClient<S extends ServiceDescriptor>(
   }
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   const registry = new Registry(options.hooks);
-  const target: ChannelCall = { channel, registry, peer: address, defaults: options.limits };
+  const target: ChannelCall = {
+    channel,
+    registry,
+    peer: address,
+    defaults: options.limits,
+    inFlight: new Set(),
+    closed: false,
+  };
   const client: Record<string, unknown> = {
-    close: () => channel.close(),
+    close: () => closeClient(target),
     activeStreams: () => registry.snapshot(),
     getChannel: () => channel.getChannel(),
   };
@@ -86,6 +108,18 @@ export function createClient<S extends ServiceDescriptor>(
     client[name] = bindMethod(target, method);
   }
   return client as ClientOf<S>;
+}
+
+function closeClient(target: ChannelCall): void {
+  if (target.closed) {
+    return;
+  }
+  target.closed = true;
+  // Each call cancels its grpc-js call as it fails, before the channel closes.
+  for (const call of [...target.inFlight]) {
+    call.end(closedInFlight());
+  }
+  target.channel.close();
 }
 
 function bindMethod(target: ChannelCall, method: MethodDescriptor): unknown {

@@ -34,8 +34,15 @@ export const STREAM_DEFAULTS: Readonly<ResolvedLimits> = Object.freeze({
 
 const UNARY_DEFAULTS: Readonly<ResolvedLimits> = Object.freeze({ timeoutMs: 0, idleTimeoutMs: 0, sendTimeoutMs: 0 });
 
-/** The largest limit accepted: 30 days. Node's timers cannot wait longer than about 24.8 days at once. */
+/** The largest limit accepted: 30 days. */
 const MAX_MS = 30 * 24 * 3_600_000;
+
+/**
+ * The longest wait one Node timer can make: 2^31−1 ms, about 24.8 days. A
+ * longer delay is taken as 1 ms (with a TimeoutOverflowWarning), so every
+ * timer of leaksafe waits at most this long, then re-arms for the rest.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Resolves limits from sources in precedence order: the first source that

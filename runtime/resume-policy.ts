@@ -144,13 +144,16 @@ export function isRetryable(error: RpcError, retryCodes: readonly Status[]): boo
 }
 
 /**
- * The wait before the next attempt: `initialBackoffMs`, doubled for each
- * attempt in a row that ended without a message (`emptyInRow`, the one that
- * just ended included), capped at `maxBackoffMs`, then spread by ±20 % so
- * that many clients cut off together do not come back together.
+ * The wait before the next attempt: `initialBackoffMs` after an attempt
+ * that received a message or after the first one that received nothing,
+ * then doubled for each further attempt in a row that ended without a
+ * message (`emptyInRow` counts them, the one that just ended included),
+ * capped at `maxBackoffMs`, then spread by ±20 % so that many clients cut
+ * off together do not come back together.
  */
 export function backoffDelay(settings: { initialBackoffMs: number; maxBackoffMs: number }, emptyInRow: number): number {
-  const base = Math.min(settings.maxBackoffMs, settings.initialBackoffMs * 2 ** Math.min(emptyInRow, 40));
+  const doublings = Math.min(Math.max(emptyInRow - 1, 0), 40);
+  const base = Math.min(settings.maxBackoffMs, settings.initialBackoffMs * 2 ** doublings);
   const jittered = base * (0.8 + Math.random() * 0.4);
   return Math.round(Math.min(settings.maxBackoffMs, jittered));
 }

@@ -9,8 +9,9 @@
  * deadline spans every attempt and the waits between them.
  */
 import type { CallOptions } from "./call-options.js";
+import { MAX_TIMER_MS } from "./limits.js";
 import { backoffDelay, isRetryable, type ResolvedResume, type RetryInfo } from "./resume-policy.js";
-import { RpcError, Status } from "./rpc-error.js";
+import { describeThrown, RpcError, Status } from "./rpc-error.js";
 
 /** Starts one attempt: an ordinary server-streaming call. */
 export type Attempt<Req, Res> = (request: Req, options: CallOptions) => AsyncIterable<Res>;
@@ -24,64 +25,160 @@ export interface ResumeContext<Req, Res> {
   peer: string;
   /** The client's `onRetry` hook, if any. */
   hook: ((info: RetryInfo) => void) | undefined;
+  /** The client's set of things in flight: the stream is in it from its first read to its end. */
+  inFlight: Set<{ end(error: RpcError): void }>;
 }
 
-export async function* resumeStream<Req, Res>(request: Req, context: ResumeContext<Req, Res>): AsyncGenerator<Res> {
-  const { attempt, settings, options } = context;
-  const deadline = options.timeoutMs > 0 ? Date.now() + options.timeoutMs : undefined;
-  let attempts = 0;
-  let emptyInRow = 0;
-  let current = request;
-  for (;;) {
-    attempts++;
-    let received = false;
-    let lastMessage: Res | undefined;
-    let atYield = false;
-    try {
-      const remaining = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
-      for await (const message of attempt(current, { ...options, timeoutMs: remaining })) {
-        received = true;
-        lastMessage = message;
-        atYield = true;
-        yield message;
-        atYield = false;
+const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
+
+/**
+ * The caller's iterator over every attempt. It is written by hand rather
+ * than as an async generator because a generator queues `return()` behind
+ * a pending `next()`: a `break` while an attempt waited for its next message
+ * (or while the call waited to retry) would keep the call alive. Here
+ * `return()` ends the attempt or the wait at once, and the pending `next()`
+ * resolves as done.
+ */
+export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
+  private readonly deadline: number | undefined;
+  private attempts = 0;
+  private emptyInRow = 0;
+  private request: Req;
+  private current: AsyncIterator<Res> | undefined;
+  private received = false;
+  private lastMessage: Res | undefined;
+  /** Set once the stream has ended, by its end, an error, `return()` or the client's close. */
+  private ended = false;
+  /** The error the client's `close()` ended the stream with, if it did. */
+  private closedWith: RpcError | undefined;
+  private wait: BackoffWait | undefined;
+
+  constructor(
+    request: Req,
+    private readonly context: ResumeContext<Req, Res>,
+  ) {
+    this.request = request;
+    const { timeoutMs } = context.options;
+    this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    context.inFlight.add(this);
+  }
+
+  async next(): Promise<IteratorResult<Res>> {
+    while (!this.ended) {
+      const attempt = this.current ?? this.startAttempt();
+      let result: IteratorResult<Res>;
+      try {
+        result = await attempt.next();
+      } catch (thrown) {
+        this.current = undefined;
+        await this.afterAttempt(RpcError.from(thrown));
+        continue;
       }
-      return;
-    } catch (thrown) {
-      if (atYield) {
-        throw thrown; // thrown in by the caller, not an end of the attempt
+      if (this.ended) {
+        break;
       }
-      const error = RpcError.from(thrown);
-      emptyInRow = received ? 0 : emptyInRow + 1;
-      const outOfAttempts = settings.maxAttempts > 0 && emptyInRow >= settings.maxAttempts;
-      if (!isRetryable(error, settings.retryCodes) || outOfAttempts) {
-        throw error.afterAttempts(attempts);
+      if (result.done === true) {
+        this.finish();
+        return DONE;
       }
-      if (received) {
-        current = nextRequest(settings, lastMessage as Res, current, attempts);
-      }
-      const delayMs = backoffDelay(settings, emptyInRow);
-      const info: RetryInfo = { method: context.method, peer: context.peer, attempt: attempts, error, delayMs };
-      notify(settings.onRetry, info);
-      notify(context.hook, info);
-      await sleep(delayMs, options.signal, deadline, error, attempts);
+      this.received = true;
+      this.lastMessage = result.value;
+      return result;
+    }
+    if (this.closedWith !== undefined) {
+      const error = this.closedWith;
+      this.closedWith = undefined;
+      throw error;
+    }
+    return DONE;
+  }
+
+  /** Ends the stream at once: the attempt in progress is cancelled, or the wait for the next one is cut short. */
+  return(): Promise<IteratorResult<Res>> {
+    this.stop();
+    return Promise.resolve(DONE);
+  }
+
+  /** The client closed: the pending read, or the next one, fails with `error`. */
+  end(error: RpcError): void {
+    if (!this.ended) {
+      this.closedWith = error.afterAttempts(this.attempts);
+      this.stop();
     }
   }
-}
 
-function nextRequest<Req, Res>(settings: ResolvedResume<Req, Res>, last: Res, current: Req, attempts: number): Req {
-  if (settings.resumeRequest === undefined) {
-    return current;
+  private stop(): void {
+    const current = this.current;
+    this.finish();
+    this.wait?.cut();
+    // The attempt's own return() cancels its call, and its pending read rejects.
+    current?.return?.()?.catch(() => {});
   }
-  try {
-    return settings.resumeRequest(last, current);
-  } catch (thrown) {
-    const message = thrown instanceof Error ? thrown.message : String(thrown);
-    throw new RpcError(Status.CANCELLED, `resumeRequest threw: ${message}`, {
-      reason: "cancelled",
-      cause: thrown,
-      attempts,
-    });
+
+  private finish(): void {
+    this.ended = true;
+    this.current = undefined;
+    this.context.inFlight.delete(this);
+  }
+
+  private startAttempt(): AsyncIterator<Res> {
+    this.attempts++;
+    this.received = false;
+    const { deadline } = this;
+    const timeoutMs = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
+    this.current = this.context.attempt(this.request, { ...this.context.options, timeoutMs })[Symbol.asyncIterator]();
+    return this.current;
+  }
+
+  /** An attempt ended with `error`: throws unless another attempt follows, after the backoff wait. */
+  private async afterAttempt(error: RpcError): Promise<void> {
+    if (this.ended) {
+      return;
+    }
+    const { context } = this;
+    const { settings } = context;
+    this.emptyInRow = this.received ? 0 : this.emptyInRow + 1;
+    const outOfAttempts = settings.maxAttempts > 0 && this.emptyInRow >= settings.maxAttempts;
+    if (!isRetryable(error, settings.retryCodes) || outOfAttempts) {
+      this.finish();
+      throw error.afterAttempts(this.attempts);
+    }
+    if (this.received) {
+      this.request = this.nextRequest(this.lastMessage as Res);
+    }
+    const delayMs = backoffDelay(settings, this.emptyInRow);
+    const info: RetryInfo = { method: context.method, peer: context.peer, attempt: this.attempts, error, delayMs };
+    notify(settings.onRetry, info);
+    notify(context.hook, info);
+    if (this.ended) {
+      return; // a hook ended the stream
+    }
+    this.wait = new BackoffWait(delayMs, context.options.signal, this.deadline, error, this.attempts);
+    try {
+      await this.wait.promise;
+    } catch (waitError) {
+      this.finish();
+      throw waitError;
+    } finally {
+      this.wait = undefined;
+    }
+  }
+
+  private nextRequest(last: Res): Req {
+    const { resumeRequest } = this.context.settings;
+    if (resumeRequest === undefined) {
+      return this.request;
+    }
+    try {
+      return resumeRequest(last, this.request);
+    } catch (thrown) {
+      this.finish();
+      throw new RpcError(Status.CANCELLED, `resumeRequest threw: ${describeThrown(thrown)}`, {
+        reason: "cancelled",
+        cause: thrown,
+        attempts: this.attempts,
+      });
+    }
   }
 }
 
@@ -97,53 +194,87 @@ function notify(hook: ((info: RetryInfo) => void) | undefined, info: RetryInfo):
 }
 
 /**
- * Waits `delayMs` before the next attempt. An abort ends the wait at once
- * (CANCELLED), and so does reaching the total deadline (DEADLINE_EXCEEDED);
- * either way the timer and the listener are gone when it settles. The timer
- * is not unref'd: a call waiting to resume is still a call in progress.
+ * The wait before the next attempt. An abort ends it at once (CANCELLED),
+ * and so does reaching the total deadline (DEADLINE_EXCEEDED); `cut()` ends
+ * it quietly. Either way the timer and the listener are gone when it
+ * settles. The timer is not unref'd: a call waiting to resume is still a
+ * call in progress. A wait longer than Node's longest timer re-arms.
  */
-function sleep(
-  delayMs: number,
-  signal: AbortSignal | undefined,
-  deadline: number | undefined,
-  lastAttemptError: RpcError,
-  attempts: number,
-): Promise<void> {
-  const untilDeadline = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - Date.now();
-  const hitsDeadline = untilDeadline <= delayMs;
-  return new Promise<void>((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(
-        new RpcError(Status.CANCELLED, "the call was aborted by its AbortSignal while waiting to resume", {
-          reason: "cancelled",
-          cause: signal?.reason,
-          attempts,
-          lastAttemptError,
-        }),
-      );
-    };
-    const timer = setTimeout(
-      () => {
-        signal?.removeEventListener("abort", onAbort);
-        if (hitsDeadline) {
-          reject(
-            new RpcError(Status.DEADLINE_EXCEEDED, "the total deadline passed while waiting to resume", {
-              reason: "deadline",
-              attempts,
-              lastAttemptError,
-            }),
-          );
-        } else {
-          resolve();
-        }
-      },
-      Math.max(0, Math.min(delayMs, untilDeadline)),
-    );
+class BackoffWait {
+  readonly promise: Promise<void>;
+  private resolve!: () => void;
+  private reject!: (error: RpcError) => void;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly until: number;
+  private readonly hitsDeadline: boolean;
+
+  constructor(
+    delayMs: number,
+    private readonly signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    private readonly lastAttemptError: RpcError,
+    private readonly attempts: number,
+  ) {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+    const now = Date.now();
+    this.hitsDeadline = deadline !== undefined && deadline - now <= delayMs;
+    this.until = this.hitsDeadline ? (deadline as number) : now + delayMs;
     if (signal?.aborted) {
-      onAbort();
+      this.handleEvent();
       return;
     }
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
+    signal?.addEventListener("abort", this, { once: true });
+    this.arm();
+  }
+
+  /** The signal aborted (the EventListener interface). */
+  handleEvent(): void {
+    this.settle(
+      new RpcError(Status.CANCELLED, "the call was aborted by its AbortSignal while waiting to resume", {
+        reason: "cancelled",
+        cause: this.signal?.reason,
+        attempts: this.attempts,
+        lastAttemptError: this.lastAttemptError,
+      }),
+    );
+  }
+
+  /** Ends the wait without an error: the stream was left or closed. */
+  cut(): void {
+    this.settle(undefined);
+  }
+
+  private arm(): void {
+    const left = this.until - Date.now();
+    this.timer = setTimeout(() => this.elapsed(), Math.min(MAX_TIMER_MS, Math.max(0, left)));
+  }
+
+  private elapsed(): void {
+    if (Date.now() < this.until) {
+      this.arm();
+      return;
+    }
+    this.settle(
+      this.hitsDeadline
+        ? new RpcError(Status.DEADLINE_EXCEEDED, "the total deadline passed while waiting to resume", {
+            reason: "deadline",
+            attempts: this.attempts,
+            lastAttemptError: this.lastAttemptError,
+          })
+        : undefined,
+    );
+  }
+
+  private settle(error: RpcError | undefined): void {
+    clearTimeout(this.timer);
+    this.signal?.removeEventListener("abort", this);
+    if (error === undefined) {
+      this.resolve();
+    } else {
+      this.reject(error);
+    }
+  }
 }
