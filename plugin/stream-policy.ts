@@ -13,7 +13,12 @@ import {
   hasOption,
   type Registry,
 } from "@bufbuild/protobuf";
+import { limitProblem } from "../runtime/limits.js";
 import type { ResumeView } from "./view-model.js";
+
+// The plugin checks a .proto's limits with the runtime's own check, so a
+// value is refused with the same words wherever it was written.
+export { limitProblem };
 
 /** One level's limits, as given: numbers of milliseconds, any field unset. */
 export interface PolicyLimits {
@@ -27,23 +32,6 @@ export const POLICY_FIELDS = [
   ["timeoutMs", "timeout_ms"],
   ["sendTimeoutMs", "send_timeout_ms"],
 ] as const;
-
-/** The largest limit accepted: 30 days. */
-export const MAX_LIMIT_MS = 30 * 24 * 3_600_000;
-
-/** Why a value is not a limit, or undefined when it is one. */
-export function limitProblem(value: number): string | undefined {
-  if (!Number.isFinite(value) || !Number.isInteger(value)) {
-    return "must be a whole number of milliseconds";
-  }
-  if (value < 0) {
-    return "must not be negative (0 disables the limit)";
-  }
-  if (value > MAX_LIMIT_MS) {
-    return `must be at most ${MAX_LIMIT_MS} ms (30 days)`;
-  }
-  return undefined;
-}
 
 interface ResumeFields {
   resumable?: boolean;

@@ -34,8 +34,8 @@ export const STREAM_DEFAULTS: Readonly<ResolvedLimits> = Object.freeze({
 
 const UNARY_DEFAULTS: Readonly<ResolvedLimits> = Object.freeze({ timeoutMs: 0, idleTimeoutMs: 0, sendTimeoutMs: 0 });
 
-/** The largest limit accepted: 30 days. */
-const MAX_MS = 30 * 24 * 3_600_000;
+/** The largest limit accepted: 30 days. Every value up to it works as written. */
+export const MAX_LIMIT_MS = 30 * 24 * 3_600_000;
 
 /**
  * The longest wait one Node timer can make: 2^31−1 ms, about 24.8 days. A
@@ -67,10 +67,29 @@ function pick(key: keyof StreamLimits, sources: Array<StreamLimits | undefined>,
   return fallback;
 }
 
-/** Throws a TypeError naming the limit unless `value` is a whole number of ms from 0 to 30 days. */
+/**
+ * Why `value` is not a limit, or undefined when it is one: a whole number
+ * of milliseconds from 0 (disabled) to {@link MAX_LIMIT_MS}. The plugin and
+ * the runtime both check limits with this, so the words are the same.
+ */
+export function limitProblem(value: number): string | undefined {
+  if (!Number.isFinite(value) || !Number.isInteger(value)) {
+    return "must be a whole number of milliseconds";
+  }
+  if (value < 0) {
+    return "must not be negative (0 disables the limit)";
+  }
+  if (value > MAX_LIMIT_MS) {
+    return `must be at most ${MAX_LIMIT_MS} ms (30 days)`;
+  }
+  return undefined;
+}
+
+/** Throws a TypeError naming the limit, `key`, unless `value` is a limit (see {@link limitProblem}). */
 export function checkLimit(key: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > MAX_MS) {
-    throw new TypeError(`${key} must be a whole number of milliseconds from 0 (disabled) to ${MAX_MS}, got ${value}`);
+  const problem = limitProblem(value);
+  if (problem !== undefined) {
+    throw new TypeError(`${key} ${problem}, got ${value}`);
   }
   return value;
 }

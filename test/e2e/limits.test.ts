@@ -72,9 +72,11 @@ test("the server uses the client's deadline when it is smaller than its own", as
 test("bad limits are refused with a TypeError that names them", async () => {
   assert.throws(() => createServer().add(ChatService, unimplemented(), { idleTimeoutMs: -1 }), {
     name: "TypeError",
-    message: /idleTimeoutMs must be a whole number of milliseconds from 0 \(disabled\) to 2592000000, got -1/,
+    message: "idleTimeoutMs must not be negative (0 disables the limit), got -1",
   });
-  assert.throws(() => createServer().add(ChatService, unimplemented(), { timeoutMs: 1.5 }), /timeoutMs must be/);
+  assert.throws(() => createServer().add(ChatService, unimplemented(), { timeoutMs: 1.5 }), {
+    message: "timeoutMs must be a whole number of milliseconds, got 1.5",
+  });
   harness = await startChat({
     async post() {
       return { revision: 1 };
