@@ -104,7 +104,9 @@ class ClientCall implements ReceiverOwner, InFlight {
             reason: "cancelled",
             cause: thrown,
           })
-        : new RpcError(Status.INTERNAL, `grpc-js could not start the call: ${describeThrown(thrown)}`, { cause: thrown }),
+        : new RpcError(Status.INTERNAL, `grpc-js could not start the call: ${describeThrown(thrown)}`, {
+            cause: thrown,
+          }),
     );
     return this.life.failure as RpcError;
   }
@@ -463,7 +465,6 @@ function requestsFailed(error: unknown): RpcError {
     cause: error,
   });
 }
-
 
 /**
  * An iterable that starts its call on the first `next()`, so one that is
