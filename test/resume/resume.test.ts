@@ -11,7 +11,8 @@ import { type ClientOptions, createClient, type RetryInfo, RpcError, type Server
 import { createLeakChecker } from "leaksafe/testing";
 import type { WatchResponse } from "../../generated-example/example/kv/v1/kv.js";
 import { type KVClient, type KVImplementation, KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
-import { eventually, sleep } from "../e2e/harness.js";
+import { eventually } from "../e2e/harness.js";
+import { assertFiredOnTime, HEADROOM } from "../support/bounds.js";
 import { heapAfterGc, MiB } from "../support/heap.js";
 import { change, Feed, kvOver, resumeAfter, serveKv } from "./feed.js";
 
@@ -42,15 +43,23 @@ async function startKv(
   };
 }
 
-/** Reads a watch, checking that changes come in order from `first` without a gap or a repeat, until `last`. */
-async function readInOrder(watch: AsyncIterable<WatchResponse>, first: number, last: number): Promise<void> {
+/**
+ * Reads a watch, checking that changes come in order from `first` without a
+ * gap or a repeat, until `last`, or until `enough()` says so.
+ */
+async function readInOrder(
+  watch: AsyncIterable<WatchResponse>,
+  first: number,
+  last: number,
+  enough: () => boolean = () => false,
+): Promise<void> {
   let expected = first;
   for await (const response of watch) {
     for (const c of response.changes) {
       assert.deepEqual(c, change(expected), `change ${expected} should come next`);
       expected++;
     }
-    if (expected > last) {
+    if (expected > last || enough()) {
       return;
     }
   }
@@ -67,7 +76,9 @@ test("a watch across a GOAWAY every 500 ms gets every change once and in order, 
     serverOptions: { grpcOptions: { "grpc.max_connection_age_ms": 500, "grpc.max_connection_age_grace_ms": 0 } },
   });
 
-  const last = 3000; // 30 s at one change every 10 ms
+  // The watch reads until this many reconnects, however long a slow machine takes for them (the test's timeout aside).
+  const reconnects = 60;
+  const last = 12_000; // 120 s at one change every 10 ms: more than the test's timeout allows
   // Only codes are kept: holding every error (and its stack) would itself grow the heap.
   const retries: Status[] = [];
   const samples: Array<{ resources: number; listeners: number; heap?: number }> = [];
@@ -93,11 +104,12 @@ test("a watch across a GOAWAY every 500 ms gets every change once and in order, 
     ),
     1,
     last,
+    () => retries.length >= reconnects,
   );
   feed.stop();
 
-  t.diagnostic(`${retries.length} reconnects in ${last} changes`);
-  assert.ok(retries.length >= 40, `expected about 60 reconnects, saw ${retries.length}`);
+  t.diagnostic(`${retries.length} reconnects in ${feed.revision} changes`);
+  assert.ok(retries.length >= reconnects, `the feed ended after ${retries.length} reconnects, before ${reconnects}`);
   assert.deepEqual(new Set(retries), new Set([Status.UNAVAILABLE]), "every attempt ended with UNAVAILABLE");
   assert.ok(
     samples.every((s) => s.listeners === 0),
@@ -130,7 +142,9 @@ test("a watch resumes when its server restarts on the same port", { timeout: 30_
   const restart = (async () => {
     await eventually(() => feed.revision >= 50, "50 changes before the restart");
     await first.server.shutdown({ graceMs: 100 });
-    await sleep(300);
+    // One more attempt fails against the port with nothing on it; the longest backoff is 10 s ±20 %.
+    const down = retries.length;
+    await eventually(() => retries.length > down, "an attempt while the server is down", 15_000);
     restarted = await serveKv(kvOver(feed), `127.0.0.1:${first.port}`);
   })();
   await readInOrder(
@@ -146,7 +160,6 @@ test("a watch resumes when its server restarts on the same port", { timeout: 30_
 
   assert.ok(restarted !== undefined);
   t.diagnostic(`the restart cost ${retries.length} attempts (waits: ${retries.map((r) => r.delayMs).join(", ")} ms)`);
-  assert.ok(retries.length >= 2, `the restart should cost at least two attempts, saw ${retries.length}`);
   assert.ok(retries.every((r) => r.error.code === Status.UNAVAILABLE));
   await eventually(() => restarted?.server.activeStreams().length === 0, "the new server's watch to end");
   client.close();
@@ -154,7 +167,8 @@ test("a watch resumes when its server restarts on the same port", { timeout: 30_
   await leaks.assertNoLeaks();
 });
 
-test("an abort during the backoff wait ends the watch within 50 ms", async (t) => {
+test("an abort during the backoff wait ends the watch at once, not after the wait", async (t) => {
+  const backoffMs = 5000;
   const controller = new AbortController();
   const { client, close } = await startKv(
     kvOver(new Feed(), {
@@ -171,8 +185,8 @@ test("an abort during the backoff wait ends the watch within 50 ms", async (t) =
     {
       signal: controller.signal,
       resume: {
-        initialBackoffMs: 5000,
-        maxBackoffMs: 5000,
+        initialBackoffMs: backoffMs,
+        maxBackoffMs: backoffMs,
         onRetry: () => {
           setTimeout(() => {
             abortedAt = performance.now();
@@ -191,7 +205,9 @@ test("an abort during the backoff wait ends the watch within 50 ms", async (t) =
   assert.equal(error.lastAttemptError?.code, Status.UNAVAILABLE);
   assert.equal(error.lastAttemptError?.details, "moving to another node");
   t.diagnostic(`the watch ended ${tookMs.toFixed(1)} ms after the abort`);
-  assert.ok(tookMs <= 50, `the watch ended ${tookMs.toFixed(1)} ms after the abort`);
+  // HEADROOM times sooner than the wait it cut short (which is at least 4 s, with its spread of ±20 %).
+  const bound = (0.8 * backoffMs) / HEADROOM;
+  assert.ok(tookMs <= bound, `the watch ended ${tookMs.toFixed(1)} ms after the abort, bound ${bound} ms`);
 
   await close();
 });
@@ -216,8 +232,8 @@ test("a status that is not retryable ends the watch at once, with that status", 
   assert.equal(error.details, "no such prefix");
   assert.equal(error.attempts, 1);
   assert.deepEqual(retries, []);
+  // No retry and one attempt say it ended at once; the time is only reported.
   t.diagnostic(`NOT_FOUND ended the watch after ${tookMs.toFixed(1)} ms`);
-  assert.ok(tookMs < 250, `it took ${tookMs.toFixed(0)} ms`);
 
   await close();
 });
@@ -363,8 +379,9 @@ test("the idle limit applies per attempt and the total deadline spans them all",
   assert.equal(error.code, Status.DEADLINE_EXCEEDED);
   assert.equal(error.reason, "deadline");
   t.diagnostic(`${retries.length + 1} attempts; DEADLINE_EXCEEDED after ${tookMs.toFixed(0)} ms`);
-  assert.ok(tookMs >= 1000 - 5 && tookMs <= 1250, `the watch ended after ${tookMs.toFixed(0)} ms`);
-  assert.ok(retries.length >= 3, `expected several idle attempts, saw ${retries.length}`);
+  assertFiredOnTime(tookMs, 1000, "the total deadline");
+  // Attempts of about 200 ms each fit four times in the deadline; two retries leave a slow machine room for 300 ms of work per attempt.
+  assert.ok(retries.length >= 2, `expected several idle attempts, saw ${retries.length}`);
   assert.ok(retries.every((r) => r.error.reason === "idle"));
   assert.equal(error.attempts, retries.length + 1);
 
