@@ -1,7 +1,9 @@
 /**
  * A live stream of each kind through the fault proxy, with keepalive at
- * 500 ms / 500 ms on both sides, recording when and how each side ends.
+ * 500 ms / 500 ms on both sides unless told otherwise, recording when and
+ * how each side ends.
  */
+import type { KeepaliveOptions } from "leaksafe";
 import type { ChatMessage, UploadChunk } from "../../generated-example/example/v1/chat.js";
 import type { ChatImplementation } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { type Harness, sleep, startChat } from "../e2e/harness.js";
@@ -30,12 +32,14 @@ export interface LiveStream {
 
 /**
  * Starts one call of `kind`; each side sends a message every `everyMs`, or
- * `count` messages and then ends when `count` is given.
+ * `count` messages and then ends when `count` is given. `keepalive` applies
+ * to both sides; `false` turns it off.
  */
 export async function startLiveStream(
   kind: Kind,
-  options: { everyMs?: number; count?: number } = {},
+  options: { everyMs?: number; count?: number; keepalive?: KeepaliveOptions | false } = {},
 ): Promise<LiveStream> {
+  const keepalive = options.keepalive ?? KEEPALIVE;
   const everyMs = options.everyMs ?? 50;
   const count = options.count ?? Number.POSITIVE_INFINITY;
   const server: Ending = { received: [] };
@@ -78,8 +82,8 @@ export async function startLiveStream(
     },
   };
   const harness = await startChat(impl, {
-    serverOptions: { keepalive: KEEPALIVE },
-    clientOptions: { keepalive: KEEPALIVE },
+    serverOptions: { keepalive },
+    clientOptions: { keepalive },
     route: async (port) => {
       proxy = await startFaultProxy(port);
       return proxy.port;

@@ -6,16 +6,24 @@
  * the time it is expected to take.
  */
 import assert from "node:assert/strict";
+import { CLIENT_KEEPALIVE, SERVER_KEEPALIVE, STREAM_DEFAULTS } from "leaksafe";
 
 /** How many times slower than expected a machine may be before a bound fails. */
 export const HEADROOM = 10;
 
 /**
- * The earliest built-in timer that can end a call nobody configured: the
- * send deadline (30 s) and the server's keepalive ping (30 s). A test that
- * uses assertNoticedAtOnce sets no faster timer that gives the same reason.
+ * The earliest that a built-in timer can end a call nobody configured: a
+ * default stream limit, or keepalive's verdict (a ping's interval plus its
+ * timeout) on either side. A test that uses assertNoticedAtOnce sets no
+ * faster timer that gives the same reason.
  */
-export const FIRST_BUILT_IN_TIMER_MS = 30_000;
+export const FIRST_BUILT_IN_TIMER_MS = Math.min(
+  STREAM_DEFAULTS.sendTimeoutMs,
+  STREAM_DEFAULTS.idleTimeoutMs,
+  STREAM_DEFAULTS.timeoutMs,
+  SERVER_KEEPALIVE.timeMs + SERVER_KEEPALIVE.timeoutMs,
+  CLIENT_KEEPALIVE.timeMs + CLIENT_KEEPALIVE.timeoutMs,
+);
 
 /** How soon a fault that needs no timer must be noticed: HEADROOM times sooner than any built-in timer. */
 export const NOTICE_MS = FIRST_BUILT_IN_TIMER_MS / HEADROOM;
@@ -44,5 +52,20 @@ export function assertNoticedAtOnce(elapsedMs: number, what: string): void {
   assert.ok(
     elapsedMs <= NOTICE_MS,
     `${what} took ${elapsedMs} ms, bound ${NOTICE_MS} ms (the first built-in timer fires at ${FIRST_BUILT_IN_TIMER_MS} ms)`,
+  );
+}
+
+/**
+ * A shutdown whose grace of `graceMs` ran out took `tookMs`, and had to force
+ * `forced` calls. The README's bound is the grace plus 0.1 ms a forced call;
+ * a turn of the event loop (10 ms) comes on top, and the overshoot gets
+ * HEADROOM. Never early: the grace is given in full.
+ */
+export function assertShutdownOnTime(tookMs: number, graceMs: number, forced: number): void {
+  const bound = graceMs + HEADROOM * (10 + 0.1 * forced);
+  assert.ok(tookMs >= graceMs - 2, `shutdown took ${tookMs} ms, less than its grace of ${graceMs} ms`);
+  assert.ok(
+    tookMs <= bound,
+    `shutdown took ${tookMs} ms with graceMs ${graceMs} and ${forced} forced (bound ${bound} ms)`,
   );
 }
