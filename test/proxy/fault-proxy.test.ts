@@ -1,11 +1,14 @@
 /**
  * The fault proxy itself, on a plain TCP echo server: each fault does what
- * it says, and closing it leaves nothing open.
+ * it says, and closing it leaves nothing open. What must arrive is awaited
+ * as it arrives; only what must not arrive is given a fixed window, which a
+ * slow machine cannot make fail.
  */
 import assert from "node:assert/strict";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { afterEach, beforeEach, test } from "node:test";
 import { createLeakChecker, type LeakChecker } from "leaksafe/testing";
+import { eventually } from "../e2e/harness.js";
 import { type FaultProxy, startFaultProxy } from "../support/fault-proxy.js";
 
 let leaks: LeakChecker;
@@ -30,55 +33,73 @@ afterEach(async () => {
   await leaks.assertNoLeaks();
 });
 
-/** Sends `text` and collects what comes back within `ms`. */
-async function roundTrip(text: string, ms = 150): Promise<string> {
-  let received = "";
-  const onData = (d: Buffer): void => {
-    received += d.toString();
+/** Everything the socket receives from now on, and when the first byte came. */
+function collect() {
+  const got = { text: "", firstAt: 0 };
+  socket.on("data", (d: Buffer) => {
+    got.firstAt ||= Date.now();
+    got.text += d.toString();
+  });
+  return {
+    get text() {
+      return got.text;
+    },
+    get firstAt() {
+      return got.firstAt;
+    },
+    /** Resolves once the socket has received `length` characters in all. */
+    async until(length: number): Promise<string> {
+      await eventually(() => got.text.length >= length, `${length} characters back (have "${got.text}")`);
+      return got.text;
+    },
   };
-  socket.on("data", onData);
-  socket.write(text);
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  socket.off("data", onData);
-  return received;
 }
 
+/** Waits out a window in which nothing may arrive. A slow machine can only make it pass, never fail. */
+const quiet = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 150));
+
 test("forwards both ways when healthy", async () => {
-  assert.equal(await roundTrip("hello"), "hello");
+  const received = collect();
+  socket.write("hello");
+  assert.equal(await received.until(5), "hello");
   assert.equal(proxy.accepted, 1);
 });
 
 test("black-holing one direction drops its bytes but keeps the connection", async () => {
+  const received = collect();
   proxy.blackhole("down");
-  assert.equal(await roundTrip("lost"), "");
+  socket.write("lost");
+  await eventually(() => proxy.dropped.down === 4, "the echo to be dropped");
   proxy.heal();
-  assert.equal(await roundTrip("back"), "back");
+  socket.write("back");
+  assert.equal(await received.until(4), "back", "only what was sent after heal() comes back");
   proxy.blackhole("up");
-  assert.equal(await roundTrip("lost too"), "");
+  socket.write("lost too");
+  await eventually(() => proxy.dropped.up === 8, "the request to be dropped");
   assert.equal(socket.destroyed, false);
+  proxy.heal();
+  socket.write("!");
+  assert.equal(await received.until(5), "back!", "the connection still works, and the dropped bytes never arrive");
 });
 
 test("delay holds every chunk, in order", async () => {
   proxy.delay(100);
+  const received = collect();
   const started = Date.now();
-  let received = "";
-  let firstAt = 0;
-  socket.on("data", (d: Buffer) => {
-    firstAt ||= Date.now();
-    received += d.toString();
-  });
   socket.write("a");
   socket.write("b");
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  assert.equal(received, "ab");
-  assert.ok(firstAt - started >= 98, `the first byte came back after ${firstAt - started} ms`);
+  assert.equal(await received.until(2), "ab");
+  assert.ok(received.firstAt - started >= 98, `the first byte came back after ${received.firstAt - started} ms`);
 });
 
 test("pause stops reading until healed", async () => {
+  const received = collect();
   proxy.pause();
-  assert.equal(await roundTrip("held"), "");
+  socket.write("held");
+  await quiet();
+  assert.equal(received.text, "");
   proxy.heal();
-  assert.equal(await roundTrip(""), "held");
+  assert.equal(await received.until(4), "held");
 });
 
 test("reset sends a TCP RST to the client", async () => {

@@ -13,6 +13,8 @@ export interface FaultProxy {
   readonly port: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Bytes black-holed so far in each direction, so a test can wait until its bytes were dropped. */
+  readonly dropped: Readonly<Record<Direction, number>>;
   /** Drops every byte in `direction` ("both" for both), keeping the sockets open. */
   blackhole(direction: Direction | "both"): void;
   /** Stops reading from both sides, so TCP flow control stalls the peers. */
@@ -38,6 +40,7 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
   const pairs = new Set<Pair>();
   const timers = new Set<NodeJS.Timeout>();
   const dropping = { up: false, down: false };
+  const dropped = { up: 0, down: 0 };
   let paused = false;
   let delayMs = 0;
   let segmentBytes = 0;
@@ -55,7 +58,10 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
 
   const forward = (from: Socket, to: Socket, direction: Direction): void => {
     from.on("data", (chunk: Buffer) => {
-      if (dropping[direction]) return;
+      if (dropping[direction]) {
+        dropped[direction] += chunk.length;
+        return;
+      }
       if (delayMs === 0) {
         send(to, chunk);
         return;
@@ -109,6 +115,7 @@ export async function startFaultProxy(targetPort: number, targetHost = "127.0.0.
     get accepted() {
       return accepted;
     },
+    dropped,
     blackhole(direction) {
       if (direction !== "down") dropping.up = true;
       if (direction !== "up") dropping.down = true;
