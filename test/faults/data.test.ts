@@ -12,21 +12,41 @@ import { type Harness, sleep, startChat } from "../e2e/harness.js";
 import { describeError, recordRow } from "./report.js";
 
 const TOTAL = 30_000;
-const SLOW_MS = 3000;
+/** A guard: the slow reader gives up waiting for the producer to stop after this many reads, a second each. */
+const MAX_SLOW_READS = 30;
 const MiB = 1024 * 1024;
 /** What one 64 KiB HTTP/2 stream window holds of 7-byte frames, plus the stream buffers: the most a producer can run ahead. */
 const WINDOW_MESSAGES = Math.ceil(65_535 / 7) + 64;
 
-/** Reads one item a second for SLOW_MS, then the rest at full speed; returns every item in arrival order. */
-async function slowThenFast<T>(items: AsyncIterable<T>, whileSlow: () => void): Promise<T[]> {
+/**
+ * A reader at one item a second: after each read it samples how far the
+ * producer got, and reads slowly until two samples in a row are equal (the
+ * producer stopped, held by flow control), however long that takes. Then it
+ * reads the rest at full speed.
+ */
+function slowReader(produced: () => number) {
+  const samples: number[] = [];
+  return {
+    samples,
+    /** Whether the producer was seen to stop. */
+    get stalled(): boolean {
+      return samples.length >= 2 && samples.at(-1) === samples.at(-2);
+    },
+    /** Call after each item: waits a second while the reader is slow. */
+    async read(): Promise<void> {
+      if (this.stalled || samples.length >= MAX_SLOW_READS) return;
+      await sleep(1000);
+      samples.push(produced());
+    },
+  };
+}
+
+/** Reads `items` with a slow reader; returns every item in arrival order. */
+async function readSlowThenFast<T>(items: AsyncIterable<T>, reader: ReturnType<typeof slowReader>): Promise<T[]> {
   const out: T[] = [];
-  const slowUntil = Date.now() + SLOW_MS;
   for await (const item of items) {
     out.push(item);
-    if (Date.now() < slowUntil) {
-      await sleep(1000);
-      whileSlow();
-    }
+    await reader.read();
   }
   return out;
 }
@@ -36,7 +56,6 @@ const sequence = (n: number): string[] => Array.from({ length: n }, (_, i) => St
 describe("a slow consumer (1 msg/s) against a fast producer", () => {
   test("server streaming: the server stops producing, then every event arrives once, in order", async () => {
     let produced = 0;
-    let maxAhead = 0;
     const heapBefore = process.memoryUsage().heapUsed;
     let heapGrowth = 0;
     const harness: Harness = await startChat({
@@ -47,17 +66,17 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
         }
       },
     });
-    const samples: number[] = [];
+    const reader = slowReader(() => {
+      heapGrowth = Math.max(heapGrowth, process.memoryUsage().heapUsed - heapBefore);
+      return produced;
+    });
     let events: Array<{ revision: number }>;
     try {
-      events = await slowThenFast(harness.client.watch({ afterRevision: 0 }), () => {
-        samples.push(produced);
-        maxAhead = Math.max(maxAhead, produced);
-        heapGrowth = Math.max(heapGrowth, process.memoryUsage().heapUsed - heapBefore);
-      });
+      events = await readSlowThenFast(harness.client.watch({ afterRevision: 0 }), reader);
     } finally {
       await harness.close();
     }
+    const maxAhead = Math.max(...reader.samples);
     assert.deepEqual(
       events.map((e) => String(e.revision)),
       sequence(TOTAL),
@@ -65,7 +84,7 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
     // The producer is held by HTTP/2 flow control: one 64 KiB stream window
     // of these ~7-byte frames, plus grpc-js's 16-message buffers on each side.
     assert.ok(maxAhead <= WINDOW_MESSAGES, `the server ran ${maxAhead} events ahead of a reader at 1 msg/s`);
-    assert.equal(samples.at(-1), samples.at(-2), "the producer should have stopped while nobody read");
+    assert.ok(reader.stalled, `the producer should have stopped while nobody read: ${reader.samples.join(", ")}`);
     assert.ok(heapGrowth < 20 * MiB, `heap grew ${(heapGrowth / MiB).toFixed(1)} MiB`);
     recordRow({
       scenario: "slow consumer, server-streaming",
@@ -78,11 +97,11 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
 
   test("client streaming: the client's sends wait, then every chunk arrives once, in order", async () => {
     let sent = 0;
-    let maxAhead = 0;
     let received: string[] = [];
+    const reader = slowReader(() => sent);
     const harness = await startChat({
       async upload(chunks) {
-        received = (await slowThenFast(chunks, () => (maxAhead = Math.max(maxAhead, sent)))).map((c) => c.name);
+        received = (await readSlowThenFast(chunks, reader)).map((c) => c.name);
         return { name: "", bytes: 0, chunks: received.length };
       },
     });
@@ -94,6 +113,8 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
     }
     assert.equal((await harness.client.upload(chunks())).chunks, TOTAL);
     assert.deepEqual(received, sequence(TOTAL));
+    const maxAhead = Math.max(...reader.samples);
+    assert.ok(reader.stalled, `the client should have stopped sending while nobody read: ${reader.samples.join(", ")}`);
     assert.ok(maxAhead <= WINDOW_MESSAGES, `the client ran ${maxAhead} chunks ahead of a reader at 1 msg/s`);
     await harness.close();
     recordRow({
@@ -107,15 +128,11 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
 
   test("bidi: a slow server reader holds the client back, and nothing is lost, doubled or reordered", async () => {
     let sent = 0;
-    let maxAhead = 0;
+    const reader = slowReader(() => sent);
     const harness = await startChat({
       async *converse(messages) {
-        const slowUntil = Date.now() + SLOW_MS;
         for await (const m of messages) {
-          if (Date.now() < slowUntil) {
-            await sleep(1000);
-            maxAhead = Math.max(maxAhead, sent);
-          }
+          await reader.read();
           yield m;
         }
       },
@@ -129,6 +146,8 @@ describe("a slow consumer (1 msg/s) against a fast producer", () => {
     const echoed: string[] = [];
     for await (const m of harness.client.converse(messages())) echoed.push(m.text);
     assert.deepEqual(echoed, sequence(TOTAL));
+    const maxAhead = Math.max(...reader.samples);
+    assert.ok(reader.stalled, `the client should have stopped sending while nobody read: ${reader.samples.join(", ")}`);
     assert.ok(maxAhead <= WINDOW_MESSAGES, `the client ran ${maxAhead} messages ahead of a reader at 1 msg/s`);
     await harness.close();
     recordRow({
