@@ -35,6 +35,8 @@ export interface RunInfo {
   profile?: CliffProfile | undefined;
   /** bench/codegen.ts's output, when it ran. */
   codegen: string[];
+  /** bench/shutdown.ts's output (a Markdown table after a title line), when it ran. */
+  shutdown?: string[] | undefined;
 }
 
 /** What a CPU profile of one raw grpc-js client stream found. */
@@ -111,6 +113,10 @@ export function writeResults(path: string, measurements: Measurement[], run: Run
   lines.push("");
   if (run.codegen.length > 0) {
     lines.push("## Code generation", "", "```", ...run.codegen, "```", "");
+  }
+  if (run.shutdown !== undefined && run.shutdown.length > 0) {
+    const [title = "", ...table] = run.shutdown;
+    lines.push("## Shutdown under load", "", `\`bench/shutdown.ts\`: ${title}.`, "", ...table, "");
   }
   lines.push(...cliff(measurements, run), ...notAhead(measurements, run));
   if (run.peers.includes("connect")) {

@@ -261,6 +261,14 @@ if (!quick) {
   codegen = r.stdout.trim().split("\n");
 }
 
+let shutdown: string[] = [];
+if (!quick) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/shutdown.ts"), "3"], {
+    encoding: "utf8",
+  });
+  shutdown = r.stdout.trim().split("\n");
+}
+
 for (const client of clients.values()) client.close();
 for (const server of servers.values()) server.kill();
 
@@ -281,6 +289,7 @@ const info = {
   retryBufferBytes: RETRY_BUFFER_BYTES,
   profile: cliffProfile,
   codegen,
+  shutdown,
 };
 saveRun(join(ROOT, "bench/results.json"), measurements, info);
 const svg = await renderChart(measurements);
