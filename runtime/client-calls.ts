@@ -22,7 +22,7 @@ import { Receiver, type ReceiverOwner } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { ResumingStream } from "./resume.js";
 import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
-import { describeThrown, RpcError, Status } from "./rpc-error.js";
+import { messageOf, RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -104,7 +104,7 @@ class ClientCall implements ReceiverOwner, InFlight {
             reason: "cancelled",
             cause: thrown,
           })
-        : new RpcError(Status.INTERNAL, `grpc-js could not start the call: ${describeThrown(thrown)}`, {
+        : new RpcError(Status.INTERNAL, `grpc-js could not start the call: ${messageOf(thrown)}`, {
             cause: thrown,
           }),
     );
@@ -460,7 +460,7 @@ function requestsFailed(error: unknown): RpcError {
   if (error instanceof RpcError) {
     return error;
   }
-  return new RpcError(Status.CANCELLED, `the request stream failed: ${describeThrown(error)}`, {
+  return new RpcError(Status.CANCELLED, `the request stream failed: ${messageOf(error)}`, {
     reason: "cancelled",
     cause: error,
   });

@@ -1,6 +1,7 @@
 import type { EventEmitter } from "node:events";
 import type { Http2Session } from "node:http2";
 import type { Duplex } from "node:stream";
+import { messageOf } from "./rpc-error.js";
 import type { LeaksafeServer, ShutdownReport } from "./server.js";
 
 /**
@@ -163,7 +164,7 @@ async function runStep(
     }
     return outcome === undefined ? { name, durationMs } : { name, durationMs, report: outcome };
   } catch (error) {
-    return { name, durationMs: Date.now() - started, error: error instanceof Error ? error.message : String(error) };
+    return { name, durationMs: Date.now() - started, error: messageOf(error) };
   } finally {
     clearTimeout(timer);
   }

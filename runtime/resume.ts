@@ -11,7 +11,7 @@
 import type { CallOptions } from "./call-options.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { backoffDelay, isRetryable, type ResolvedResume, type RetryInfo } from "./resume-policy.js";
-import { describeThrown, RpcError, Status } from "./rpc-error.js";
+import { messageOf, RpcError, Status } from "./rpc-error.js";
 
 /** Starts one attempt: an ordinary server-streaming call. */
 export type Attempt<Req, Res> = (request: Req, options: CallOptions) => AsyncIterable<Res>;
@@ -173,7 +173,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
       return resumeRequest(last, this.request);
     } catch (thrown) {
       this.finish();
-      throw new RpcError(Status.CANCELLED, `resumeRequest threw: ${describeThrown(thrown)}`, {
+      throw new RpcError(Status.CANCELLED, `resumeRequest threw: ${messageOf(thrown)}`, {
         reason: "cancelled",
         cause: thrown,
         attempts: this.attempts,

@@ -90,14 +90,19 @@ export class RpcError extends Error {
     if (isStatusLike(reason)) {
       return new RpcError(reason.code, reason.details, { metadata: reason.metadata, cause: reason });
     }
-    const message =
-      reason instanceof Error ? reason.message || `${reason.name || "Error"} with no message` : describeThrown(reason);
-    return new RpcError(fallback, message, { cause: reason });
+    return new RpcError(fallback, messageOf(reason), { cause: reason });
   }
 }
 
 /** Longer descriptions of thrown objects are cut to this many characters. */
 const DESCRIPTION_LIMIT = 1000;
+
+/** A thrown value's message: an Error's own (named when empty), otherwise {@link describeThrown}'s text. */
+export function messageOf(thrown: unknown): string {
+  return thrown instanceof Error
+    ? thrown.message || `${thrown.name || "Error"} with no message`
+    : describeThrown(thrown);
+}
 
 /**
  * A readable, never empty, text for a thrown value that is not an Error, to
