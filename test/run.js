@@ -27,9 +27,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 rmSync(ROWS, { recursive: true, force: true });
-const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-concurrency=2", ...files], {
-  stdio: "inherit",
-});
+// A test file that fails with a server still open would otherwise never
+// exit: --test-force-exit ends each file once its tests are done (leaks are
+// asserted by the tests' own leak checks), and no test may hang past 5 min.
+const result = spawnSync(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-force-exit", "--test-timeout=300000", ...files],
+  { stdio: "inherit" },
+);
 const table = faultResults();
 if (table !== undefined) {
   mkdirSync(".tmp", { recursive: true });
