@@ -86,8 +86,8 @@ export async function startChat(
   };
 }
 
-/** Polls `condition` for up to `ms`, then fails naming what was awaited. */
-export async function eventually(condition: () => boolean, what: string, ms = 2000): Promise<void> {
+/** Polls `condition` for up to `ms` (a hang guard, not a speed bound), then fails naming what was awaited. */
+export async function eventually(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (!condition()) {
     if (Date.now() > until) {
