@@ -256,10 +256,13 @@ describe("client streaming", () => {
 
   test("an error in the request iterable cancels the call and reaches the caller", async () => {
     let serverError: unknown;
+    let firstChunkRead!: () => void;
+    const serverReading = new Promise<void>((resolve) => (firstChunkRead = resolve));
     harness = await startChat({
       async upload(chunks) {
         try {
           for await (const _ of chunks) {
+            firstChunkRead();
           }
         } catch (error) {
           serverError = error;
@@ -270,7 +273,8 @@ describe("client streaming", () => {
     });
     async function* broken(): AsyncGenerator<UploadChunk> {
       yield { name: "a", data: new Uint8Array(1) };
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      // Fail once the server reads: a call cancelled before its handler ran would leave it nothing to throw.
+      await serverReading;
       throw new Error("disk read failed");
     }
     const error = await harness.client.upload(broken()).then(
