@@ -20,6 +20,7 @@ import { CallTimer, type ReceiveState } from "./call-timer.js";
 import { MAX_TIMER_MS, methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver, type ReceiverOwner } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
+import { checkStatus } from "./response-guard.js";
 import { ResumingStream } from "./resume.js";
 import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
 import { messageOf, RpcError, Status } from "./rpc-error.js";
@@ -191,8 +192,12 @@ function aborted(signal: AbortSignal): RpcError {
 const CONNECTION_LOST =
   /Connection dropped|ECONNRESET|ECONNREFUSED|EPIPE|Received RST_STREAM|socket hang up|GOAWAY|Call cancelled|Stream refused/i;
 
-/** The RpcError for a status the channel reported. */
-function fromStatus(error: ServiceError, deadline: number | undefined): RpcError {
+/**
+ * The RpcError for a status the channel reported. The status is checked
+ * again here, for one that a user's interceptor made up.
+ */
+function fromStatus(reported: ServiceError, deadline: number | undefined): RpcError {
+  const error = checkStatus(reported);
   let reason: RpcError["reason"] = "remote";
   if (error.code === Status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline - 5) {
     reason = "deadline";
@@ -202,7 +207,7 @@ function fromStatus(error: ServiceError, deadline: number | undefined): RpcError
   ) {
     reason = "peer-gone";
   }
-  return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: error });
+  return new RpcError(error.code, error.details, { metadata: error.metadata, reason, cause: reported });
 }
 
 /**

@@ -17,6 +17,7 @@ import {
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
+import { guardResponses } from "./response-guard.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
 
 /** Options for `createClient`. */
@@ -30,7 +31,10 @@ export interface ClientOptions {
   keepalive?: KeepaliveOptions | false | undefined;
   /** grpc-js channel options (`grpc.*` keys); they override everything else. */
   channelOptions?: ChannelOptions | undefined;
-  /** grpc-js client interceptors; they see every call. */
+  /**
+   * grpc-js client interceptors; they see every call. leaksafe's own
+   * response guard runs inside them, so they see only valid statuses.
+   */
   interceptors?: Interceptor[] | undefined;
   /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this client makes. */
   hooks?: CallHooks | undefined;
@@ -86,9 +90,8 @@ export function createClient<S extends ServiceDescriptor>(
     ...RETRY_BUFFER,
     ...options.channelOptions,
   };
-  if (options.interceptors !== undefined) {
-    channelOptions.interceptors = options.interceptors;
-  }
+  // The guard goes last, innermost: it sees the channel's status first.
+  channelOptions.interceptors = [...(options.interceptors ?? channelOptions.interceptors ?? []), guardResponses];
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   const registry = new Registry(options.hooks);
   const target: ChannelCall = {

@@ -43,10 +43,18 @@ export class RpcError extends Error {
    */
   readonly lastAttemptError: RpcError | undefined;
 
+  /**
+   * A `code` that is not a gRPC status (an integer from 0 to 16) becomes
+   * `UNKNOWN`, with the code in the message; `details` is always a string.
+   */
   constructor(code: Status, details: string, init: RpcErrorInit = {}) {
-    super(`${Status[code] ?? code}: ${details}`, init.cause === undefined ? undefined : { cause: init.cause });
-    this.code = code;
-    this.details = details;
+    const valid = isStatusCode(code);
+    const text = typeof details === "string" ? details : describeThrown(details);
+    const message = valid ? text : `${JSON.stringify(String(code))} is not a gRPC status code: ${text}`;
+    const status: Status = valid ? code : Status.UNKNOWN;
+    super(`${Status[status]}: ${message}`, init.cause === undefined ? undefined : { cause: init.cause });
+    this.code = status;
+    this.details = message;
     this.metadata = init.metadata ?? new Metadata();
     this.reason = init.reason ?? "remote";
     this.attempts = init.attempts ?? 1;
@@ -92,6 +100,11 @@ export class RpcError extends Error {
     }
     return new RpcError(fallback, messageOf(reason), { cause: reason });
   }
+}
+
+/** Whether `code` is a gRPC status code: an integer from 0 to 16. */
+export function isStatusCode(code: unknown): code is Status {
+  return typeof code === "number" && Number.isInteger(code) && code >= 0 && code <= 16;
 }
 
 /** Longer descriptions of thrown objects are cut to this many characters. */
@@ -164,8 +177,7 @@ function isStatusLike(value: unknown): value is { code: Status; details: string;
   }
   const v = value as { code?: unknown; details?: unknown; metadata?: unknown };
   return (
-    typeof v.code === "number" &&
-    Number.isInteger(v.code) &&
+    isStatusCode(v.code) &&
     typeof v.details === "string" &&
     (v.metadata === undefined || v.metadata instanceof Metadata)
   );

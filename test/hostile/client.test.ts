@@ -1,0 +1,133 @@
+/**
+ * A leaksafe client against hostile servers: raw HTTP/2 peers that send
+ * what no well-behaved gRPC server sends (issue 15, client side). Each call
+ * must end at once with a valid status and a message, never as a success,
+ * and leave nothing behind.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createClient, RpcError, Status } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
+import { ChatMessage, PostResponse, RoomEvent, UploadSummary } from "../../generated-example/example/v1/chat.js";
+import { type ChatClient, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { type RawCall, startRawServer } from "./raw-server.js";
+
+/** A call that has not ended by then is taken as hanging: far below any built-in limit. */
+const HANG_MS = 3000;
+
+/** Runs `call` against a raw server scripted by `script`, then checks that nothing leaked. */
+async function against(
+  script: (call: RawCall) => void | Promise<void>,
+  call: (client: ChatClient) => Promise<unknown> | AsyncIterable<unknown>,
+): Promise<{ error: RpcError; received: number }> {
+  const leaks = createLeakChecker();
+  const server = await startRawServer(script);
+  const client = createClient(ChatService, `127.0.0.1:${server.port}`);
+  leaks.track({ registries: [client] });
+  try {
+    return await settled(call(client));
+  } finally {
+    assert.equal(client.activeStreams().length, 0, "the client's registry is empty once the call ended");
+    client.close();
+    await server.close();
+    await leaks.assertNoLeaks();
+  }
+}
+
+/** The RpcError a call ends with, and how many messages it gave first; fails if it succeeds or hangs. */
+async function settled(
+  call: Promise<unknown> | AsyncIterable<unknown>,
+): Promise<{ error: RpcError; received: number }> {
+  let received = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`the call did not end within ${HANG_MS} ms`)), HANG_MS);
+  });
+  const run = async (): Promise<void> => {
+    if (Symbol.asyncIterator in call) {
+      for await (const _ of call) {
+        received++;
+      }
+    } else {
+      await call;
+      received++;
+    }
+  };
+  try {
+    await Promise.race([run(), hung]);
+  } catch (error) {
+    assert.ok(error instanceof RpcError, `expected an RpcError, got ${String(error)}`);
+    assert.ok(Status[error.code] !== undefined, `code ${error.code} is a valid status`);
+    assert.equal(typeof error.details, "string");
+    assert.ok(error.details.length > 0, "the error has a message");
+    return { error, received };
+  } finally {
+    clearTimeout(timer);
+  }
+  return assert.fail(`expected the call to fail, but it ended normally after ${received} messages`);
+}
+
+const post = (client: ChatClient) => client.post({ author: "ann", text: "hi" });
+const watch = (client: ChatClient) => client.watch({ afterRevision: 0 });
+const upload = (client: ChatClient) => client.upload([{ name: "a", data: new Uint8Array(1) }]);
+const converse = (client: ChatClient) => client.converse([{ author: "ann", text: "hi" }]);
+
+/** One valid response message for the called method. */
+function response(path: string): Uint8Array {
+  if (path.endsWith("/Post")) return PostResponse.encode({ revision: 1 }).finish();
+  if (path.endsWith("/Watch")) return RoomEvent.encode(RoomEvent.fromPartial({ revision: 1 })).finish();
+  if (path.endsWith("/Upload")) return UploadSummary.encode(UploadSummary.fromPartial({})).finish();
+  return ChatMessage.encode(ChatMessage.fromPartial({ author: "bob", text: "hello" })).finish();
+}
+
+const kinds = { post, watch, upload, converse };
+
+// 8. Status parsing: only a decimal code from 0 to 16 is a status. grpc-js
+// reads grpc-status with Number(), so the message names the value it read.
+for (const raw of ["abc", "99", "-1", "17", "1.5"]) {
+  for (const [kind, call] of Object.entries(kinds)) {
+    test(`${kind}: grpc-status ${JSON.stringify(raw)} is UNKNOWN, with the value read in the message`, async () => {
+      const { error } = await against((c) => {
+        c.respond();
+        c.writeMessage(response(c.path));
+        c.trail({ "grpc-status": raw, "grpc-message": "hostile" });
+      }, call);
+      assert.equal(error.code, Status.UNKNOWN, `${Status[error.code]}: ${error.details}`);
+      const read = JSON.stringify(String(Number(raw)));
+      assert.ok(
+        error.details.includes(`grpc-status`) && error.details.includes(read),
+        `${read} is in "${error.details}"`,
+      );
+    });
+  }
+}
+
+// 9. A compressed message when the server named no grpc-encoding.
+for (const [kind, call] of Object.entries(kinds)) {
+  test(`${kind}: a compressed message with no grpc-encoding is INTERNAL, with a message`, async () => {
+    const { error } = await against((c) => {
+      c.respond();
+      c.writeMessage(response(c.path), { compressed: true });
+      c.trail({ "grpc-status": "0" });
+    }, call);
+    assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
+  });
+}
+
+// 11. A single-response call that receives two messages, with or without a status after them.
+for (const [kind, call] of Object.entries({ post, upload })) {
+  for (const ends of [false, true]) {
+    test(`${kind}: two responses${ends ? ", then status 0," : " and no status"} fail at once`, async () => {
+      const { error } = await against((c) => {
+        c.respond();
+        c.writeMessage(response(c.path));
+        c.writeMessage(response(c.path));
+        if (ends) {
+          c.trail({ "grpc-status": "0" });
+        }
+      }, call);
+      // gRPC's status codes document: a cardinality violation is UNIMPLEMENTED.
+      assert.equal(error.code, Status.UNIMPLEMENTED, `${Status[error.code]}: ${error.details}`);
+    });
+  }
+}
