@@ -12,6 +12,19 @@ export interface ReceiverOwner {
   receiveAbandoned(): void;
 }
 
+/**
+ * Proves a request stream's end before the receiver reports it: calls
+ * `receiver.endConfirmed()` once the END_STREAM is known not to be the first
+ * half of a client's cancel, or never if it was.
+ */
+export type EndConfirmer = (receiver: ConfirmableEnd) => void;
+
+/** What a confirmer may do with the receiver whose end it proves. */
+export interface ConfirmableEnd {
+  endConfirmed(): void;
+  armConfirmTimer(ms: number): void;
+}
+
 /** An owner that needs neither event, shared by every call that has one. */
 export const NO_OWNER: ReceiverOwner = { receiveEnded() {}, receiveAbandoned() {} };
 
@@ -35,7 +48,7 @@ export class Receiver<T> implements AsyncIterableIterator<T>, ReceiveState {
     private readonly life: CallLifecycle,
     private readonly record: LiveCall,
     private readonly owner: ReceiverOwner,
-    private readonly confirmEnd = false,
+    private readonly confirmEnd: EndConfirmer | undefined = undefined,
   ) {
     stream.on("readable", this.onReadable);
     stream.on("end", this.onEnd);
@@ -134,20 +147,26 @@ export class Receiver<T> implements AsyncIterableIterator<T>, ReceiveState {
   };
 
   private readonly onEnd = (): void => {
-    if (this.confirmEnd) {
+    if (this.confirmEnd !== undefined) {
       // A Node http2 client that cancels sends END_STREAM and then
       // RST_STREAM, so grpc-js first reports a half-close and only later the
-      // cancel. Waiting briefly before reporting the end lets the cancel
-      // arrive first, so a cancelled call is never taken for a finished one.
-      this.confirmTimer = setTimeout(confirmEnd, END_CONFIRM_MS, this);
+      // cancel. The confirmer proves the end first (see end-barrier.ts).
+      this.confirmEnd(this);
       return;
     }
     this.endConfirmed();
   };
 
-  /** The end stands: no failure came first. Only the receiver and `confirmEnd` call this. */
+  /** Arms the fallback confirmation timer (released with the call). */
+  armConfirmTimer(ms: number): void {
+    clearTimeout(this.confirmTimer);
+    this.confirmTimer = setTimeout(confirmEnd, ms, this);
+    this.confirmTimer.unref();
+  }
+
+  /** The end stands: no failure came first. Only the receiver and its confirmer call this. */
   endConfirmed(): void {
-    if (this.life.ended && this.life.failure !== undefined) {
+    if (this.ended || (this.life.ended && this.life.failure !== undefined)) {
       return;
     }
     this.ended = true;
@@ -159,13 +178,18 @@ export class Receiver<T> implements AsyncIterableIterator<T>, ReceiveState {
   }
 }
 
+/**
+ * The fallback confirmer, used only when no PING can prove the end (see
+ * end-barrier.ts): waits briefly for a RST_STREAM that may follow. This is a
+ * guess, not a proof; the timer is cleared if the call ends first.
+ */
+export function confirmAfterDelay(receiver: ConfirmableEnd): void {
+  receiver.armConfirmTimer(END_CONFIRM_FALLBACK_MS);
+}
+
 function confirmEnd(receiver: { endConfirmed(): void }): void {
   receiver.endConfirmed();
 }
 
-/**
- * How long a server waits after a request stream's END_STREAM before it
- * reports the end, in case a RST_STREAM follows. The two frames leave a
- * cancelling client together; on loopback they arrive within a millisecond.
- */
-const END_CONFIRM_MS = 5;
+/** How long the fallback confirmer waits after END_STREAM for a RST_STREAM. */
+const END_CONFIRM_FALLBACK_MS = 5;

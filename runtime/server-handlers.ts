@@ -20,8 +20,9 @@ import type {
 } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
+import { confirmEndOfStream } from "./end-barrier.js";
 import type { ResolvedLimits } from "./limits.js";
-import { NO_OWNER, Receiver } from "./receiver.js";
+import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
@@ -231,9 +232,19 @@ function respondOnce(result: unknown, { life, context, record }: Begun, callback
   );
 }
 
-/** The request stream a handler reads. Leaving it early does not end the call. */
+/**
+ * The request stream a handler reads. Leaving it early does not end the call.
+ * Its end is reported only once proven not to be a cancelling client's
+ * END_STREAM (see end-barrier.ts).
+ */
 function receiveRequests(call: SurfaceCall & Readable, { life, record }: Begun): Receiver<unknown> {
-  return new Receiver(call, life, record, NO_OWNER, true);
+  const confirm = (receiver: ConfirmableEnd): void =>
+    confirmEndOfStream(
+      call,
+      () => receiver.endConfirmed(),
+      () => confirmAfterDelay(receiver),
+    );
+  return new Receiver(call, life, record, NO_OWNER, confirm);
 }
 
 /** Pumps a handler's responses into the call, then ends it with a status. */

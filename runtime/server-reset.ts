@@ -18,7 +18,7 @@ export function resetStream(call: object): void {
   }
 }
 
-function findHttp2Stream(call: object): Http2Stream | undefined {
+export function findHttp2Stream(call: object): Http2Stream | undefined {
   let current: unknown = (call as { call?: unknown }).call;
   for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
     const candidate = (current as { stream?: unknown }).stream;

@@ -190,7 +190,7 @@ function notAhead(measurements: Measurement[], run: RunInfo): string[] {
       text += ` The control rows, with the same ${bytes(run.retryBufferBytes)} retry buffer against the same raw grpc-js server, put leaksafe's client at ${times(controlOurs / controlRaw)} raw grpc-js.`;
       text +=
         callMs > controlCallMs
-          ? ` A call of leaksafe's client takes ${callMs.toFixed(1)} ms against leaksafe's server and ${controlCallMs.toFixed(1)} ms against raw grpc-js's, so leaksafe's server adds ${(callMs - controlCallMs).toFixed(1)} ms per call. That includes the wait with which the server confirms a client stream's end before it reports it (\`END_CONFIRM_MS\` in runtime/receiver.ts): a cancelling Node http2 client sends END_STREAM just before RST_STREAM, and a cancelled upload must never look finished.`
+          ? ` A call of leaksafe's client takes ${callMs.toFixed(1)} ms against leaksafe's server and ${controlCallMs.toFixed(1)} ms against raw grpc-js's, so leaksafe's server adds ${(callMs - controlCallMs).toFixed(1)} ms per call. That includes the two PING round trips with which the server confirms a client stream's end before it reports it (runtime/end-barrier.ts, docs/end-of-stream.md): a cancelling Node http2 client sends END_STREAM just before RST_STREAM, and a cancelled upload must never look finished.`
           : " Against leaksafe's server, leaksafe's client was no slower per call than against raw grpc-js's in this run.";
     }
     const later = counts
