@@ -106,11 +106,9 @@ test("streams end at once with reason shutdown, and a slow unary call finishes i
   }
   assert.deepEqual(report.forced, []);
   assert.equal(report.finished, 4);
+  // The unary call began before shutdown did, so only the upper bound is known: well inside the grace.
   const took = Date.now() - started;
-  assert.ok(
-    took >= 300 - 2 && took < 300 * HEADROOM,
-    `shutdown took ${took} ms; it should end once the unary call did`,
-  );
+  assert.ok(took < 300 * HEADROOM, `shutdown took ${took} ms; it should end once the unary call did`);
 });
 
 test("what ignores the signal is forced when the grace period runs out, and the report names it", async () => {
