@@ -1,5 +1,6 @@
 import { Metadata, type ServerUnaryCall } from "@grpc/grpc-js";
 import type { CallLifecycle } from "./call-lifecycle.js";
+import { clientDeadline } from "./server-sessions.js";
 
 /** The part of a grpc-js server call that every kind has. */
 export type SurfaceCall = Pick<
@@ -65,8 +66,7 @@ export class CallContext implements ServerContext {
   }
 
   get deadline(): Date | undefined {
-    const deadline = this.call.getDeadline();
-    const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+    const ms = clientDeadline(this.call);
     return Number.isFinite(ms) ? new Date(ms) : undefined;
   }
 

@@ -10,6 +10,7 @@ import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { adaptMethod, type ServerScope } from "./server-handlers.js";
+import { ServerSessions } from "./server-sessions.js";
 import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
 /** Options for `createServer`. */
@@ -85,6 +86,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
     ...options.grpcOptions,
   };
   const server = new Server(grpcOptions);
+  const sessions = new ServerSessions();
   const registry = new Registry(options.hooks);
   const scope: ServerScope = { registry, live: new Set(), stopping: undefined };
   let stopping: Promise<ShutdownReport> | undefined;
@@ -115,8 +117,14 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         server.bindAsync(address, credentials ?? Credentials.createInsecure(), (error, port) => {
           if (error !== null) {
             reject(error);
-          } else {
+            return;
+          }
+          try {
+            sessions.watch(server);
             resolve(port);
+          } catch (failure) {
+            server.forceShutdown();
+            reject(failure);
           }
         });
       });

@@ -1,0 +1,168 @@
+/**
+ * What leaksafe does below grpc-js, at the level of a server's HTTP/2
+ * connections: it reads `grpc-timeout` strictly before grpc-js does.
+ *
+ * This is the one file that reaches into grpc-js's server for its
+ * `node:http2` servers; see `http2ServersOf`.
+ */
+
+import type http2 from "node:http2";
+import { createRequire } from "node:module";
+import type { Server } from "@grpc/grpc-js";
+import { parseGrpcTimeout } from "./grpc-timeout.js";
+import { MAX_TIMER_MS } from "./limits.js";
+import { findHttp2Stream } from "./server-reset.js";
+
+type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
+type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => void;
+
+/** The connections of one leaksafe server, across every port it listens on. */
+export class ServerSessions {
+  private readonly watched = new WeakSet<AnyHttp2Server>();
+
+  /** Watches the HTTP/2 servers grpc-js made for the ports bound so far. Call it after each bind. */
+  watch(server: Server): void {
+    for (const http2Server of http2ServersOf(server)) {
+      if (!this.watched.has(http2Server)) {
+        this.watched.add(http2Server);
+        gateStreams(http2Server);
+      }
+    }
+  }
+}
+
+/**
+ * Deadlines from a `grpc-timeout` too long for grpc-js (its arithmetic
+ * overflows past 2^31 − 1 ms), by the HTTP/2 stream that carried them.
+ */
+const longDeadlines = new WeakMap<http2.Http2Stream, number>();
+let longDeadlineCount = 0;
+
+/**
+ * The client's deadline for a grpc-js server call (the call a handler gets,
+ * or the call an interceptor gets), as epoch ms, or Infinity when it sent
+ * none. A deadline too long for grpc-js was taken off the headers before
+ * grpc-js read them, and is found here instead.
+ */
+export function clientDeadline(call: { getDeadline(): Date | number }): number {
+  if (longDeadlineCount > 0) {
+    const stream = streamOf(call);
+    const long = stream === undefined ? undefined : longDeadlines.get(stream);
+    if (long !== undefined) {
+      return long;
+    }
+  }
+  const deadline = call.getDeadline();
+  const ms = deadline instanceof Date ? deadline.getTime() : deadline;
+  return Number.isFinite(ms) ? ms : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * The HTTP/2 stream under a grpc-js call: grpc-js's innermost intercepting
+ * call holds it as `stream`; a handler's call reaches it through
+ * `call.nextCall…` (server-reset.ts).
+ */
+function streamOf(call: object): http2.Http2Stream | undefined {
+  const own = (call as { stream?: unknown }).stream;
+  if (typeof own === "object" && own !== null && longDeadlines.has(own as http2.Http2Stream)) {
+    return own as http2.Http2Stream;
+  }
+  return findHttp2Stream(call);
+}
+
+/**
+ * Puts a check in front of grpc-js's `stream` listeners: a stream whose
+ * `grpc-timeout` breaks the spec is answered INTERNAL here and never
+ * reaches grpc-js, whose own reading accepts `-1S`, `1.5S` or 9 digits.
+ */
+function gateStreams(http2Server: AnyHttp2Server): void {
+  const inner = http2Server.listeners("stream") as StreamListener[];
+  if (inner.length === 0) {
+    throw internalsMissing("its HTTP/2 server has no 'stream' listener");
+  }
+  http2Server.removeAllListeners("stream");
+  http2Server.on(
+    "stream",
+    (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+      if (admit(stream, headers)) {
+        for (const listener of inner) {
+          listener.call(http2Server, stream, headers, ...rest);
+        }
+      }
+    },
+  );
+}
+
+/** Checks `grpc-timeout`; false once the stream was answered here. */
+function admit(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean {
+  const value = headers["grpc-timeout"];
+  if (value === undefined) {
+    return true;
+  }
+  const ms = typeof value === "string" ? parseGrpcTimeout(value) : undefined;
+  if (ms === undefined) {
+    refuse(stream, `invalid grpc-timeout "${String(value)}": expected 1 to 8 digits and one unit of H, M, S, m, u, n`);
+    return false;
+  }
+  if (ms > MAX_TIMER_MS) {
+    // grpc-js would compute it with `| 0` and end the call at once.
+    delete headers["grpc-timeout"];
+    longDeadlines.set(stream, Date.now() + ms);
+    longDeadlineCount++;
+    stream.once("close", () => longDeadlineCount--);
+  }
+  return true;
+}
+
+/** Ends a stream with INTERNAL in trailers-only form, and drops whatever the peer still sends. */
+function refuse(stream: http2.ServerHttp2Stream, message: string): void {
+  stream.on("error", () => {});
+  stream.resume();
+  if (!stream.headersSent && !stream.destroyed) {
+    stream.respond(
+      {
+        ":status": 200,
+        "content-type": "application/grpc+proto",
+        "grpc-status": "13",
+        "grpc-message": encodeURIComponent(message),
+      },
+      { endStream: true },
+    );
+  }
+}
+
+/**
+ * The `node:http2` servers under a grpc-js server.
+ *
+ * grpc-js keeps them in a private field, `http2Servers`: a Map whose keys
+ * are the `Http2Server`s it created in `bindAsync`, and whose own 'stream'
+ * listener (`_streamHandler`) reads each call's headers (grpc-js 1.10 to
+ * 1.14). If a release renames the field, this throws rather than leave
+ * every limit here silently off.
+ */
+function http2ServersOf(server: Server): AnyHttp2Server[] {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) {
+    throw internalsMissing("it has no private http2Servers map");
+  }
+  return [...servers.keys()] as AnyHttp2Server[];
+}
+
+function internalsMissing(what: string): Error {
+  return new Error(
+    `leaksafe cannot reach the HTTP/2 servers of this grpc-js server (@grpc/grpc-js ${grpcJsVersion()}): ${what}; ` +
+      "leaksafe supports the grpc-js versions its package.json names",
+  );
+}
+
+function grpcJsVersion(): string {
+  try {
+    // The package's own manifest; its `exports` may not list it, so read it by path.
+    const require = createRequire(import.meta.url);
+    const main = require.resolve("@grpc/grpc-js");
+    const manifest = require(`${main.slice(0, main.lastIndexOf("/build/"))}/package.json`) as { version?: string };
+    return manifest.version ?? "unknown version";
+  } catch {
+    return "unknown version";
+  }
+}
