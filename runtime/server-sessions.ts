@@ -1,6 +1,7 @@
 /**
  * What leaksafe does below grpc-js, at the level of a server's HTTP/2
- * connections: it reads `grpc-timeout` strictly before grpc-js does.
+ * connections: it reads `grpc-timeout` strictly before grpc-js does, and it
+ * closes the sockets of sessions that grpc-js has only half-closed.
  *
  * This is the one file that reaches into grpc-js's server for its
  * `node:http2` servers; see `http2ServersOf`.
@@ -8,6 +9,7 @@
 
 import type http2 from "node:http2";
 import { createRequire } from "node:module";
+import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
@@ -18,6 +20,7 @@ type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingH
 
 /** The connections of one leaksafe server, across every port it listens on. */
 export class ServerSessions {
+  private readonly sockets = new Set<Socket>();
   private readonly watched = new WeakSet<AnyHttp2Server>();
 
   /** Watches the HTTP/2 servers grpc-js made for the ports bound so far. Call it after each bind. */
@@ -26,8 +29,31 @@ export class ServerSessions {
       if (!this.watched.has(http2Server)) {
         this.watched.add(http2Server);
         gateStreams(http2Server);
+        http2Server.on("connection", (socket: Socket) => this.track(socket));
       }
     }
+  }
+
+  /** Destroys every connection still open, whatever its streams are doing. */
+  destroyAll(): void {
+    for (const socket of this.sockets) {
+      socket.destroy();
+    }
+    this.sockets.clear();
+  }
+
+  /**
+   * A session that Node closes gracefully (GOAWAY from grpc-js's idle
+   * timer or shutdown) only ends its socket's writing side, and waits for
+   * the peer to close the other. A peer that never does would hold the
+   * socket for ever, and Node's `server.close()` with it. HTTP/2 ends a
+   * socket's writing side only when the session is over, so once that end
+   * is written ('finish'), the socket is destroyed.
+   */
+  private track(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once("close", () => this.sockets.delete(socket));
+    socket.once("finish", () => socket.destroy());
   }
 }
 

@@ -5,6 +5,7 @@ import {
   type ServerCredentials,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
+import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -13,8 +14,11 @@ import { adaptMethod, type ServerScope } from "./server-handlers.js";
 import { ServerSessions } from "./server-sessions.js";
 import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
-/** Options for `createServer`. */
-export interface ServerOptions {
+/**
+ * Options for `createServer`. `idleConnectionMs` is described in
+ * {@link ConnectionLimits}, with its default in {@link CONNECTION_DEFAULTS}.
+ */
+export interface ServerOptions extends ConnectionLimits {
   /**
    * Keepalive pings to clients; default {@link SERVER_KEEPALIVE} (every 30 s,
    * 10 s to answer). `false` turns them off.
@@ -68,6 +72,8 @@ export interface LeaksafeServer {
    *   `shutdown`, and the client gets UNAVAILABLE;
    * - unary calls may finish within the grace period; when it runs out,
    *   they and anything else still open are forced.
+   * - every connection is closed by the time it resolves: its socket is
+   *   destroyed, even if the peer ignored the GOAWAY.
    * Resolves to a report of what finished and what was forced. Calling it
    * again returns the same promise.
    */
@@ -82,6 +88,7 @@ export interface LeaksafeServer {
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const grpcOptions: GrpcServerOptions = {
     ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive),
+    ...connectionOptions(options),
     ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
     ...options.grpcOptions,
   };
@@ -130,7 +137,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
       });
     },
     shutdown({ graceMs = 5000 } = {}) {
-      stopping ??= drain(server, scope, graceMs);
+      stopping ??= drain(server, scope, sessions, graceMs);
       return stopping;
     },
     activeStreams() {
@@ -147,7 +154,12 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
  */
 const END_BATCH = 256;
 
-async function drain(server: Server, scope: ServerScope, graceMs: number): Promise<ShutdownReport> {
+async function drain(
+  server: Server,
+  scope: ServerScope,
+  sessions: ServerSessions,
+  graceMs: number,
+): Promise<ShutdownReport> {
   const startedAt = Date.now();
   const inFlight = scope.registry.size;
   const stop = new RpcError(Status.UNAVAILABLE, "the server is shutting down", { reason: "shutdown" });
@@ -166,6 +178,8 @@ async function drain(server: Server, scope: ServerScope, graceMs: number): Promi
     }
     server.forceShutdown();
   }
+  // A peer that ignored the GOAWAY still holds its socket open.
+  sessions.destroyAll();
   return { finished: inFlight - forced.length, forced, durationMs: Date.now() - startedAt };
 }
 

@@ -1,16 +1,20 @@
 /**
  * A leaksafe server against hostile clients at the connection level (issue
  * 15, server points 4 to 7): a `grpc-timeout` that breaks the spec or
- * overflows grpc-js. The server must answer each as documented, keep
- * serving, and leave nothing behind.
+ * overflows grpc-js, and peers that never close their socket. The server
+ * must answer or close each as documented, keep serving, and leave nothing
+ * behind.
  */
 import assert from "node:assert/strict";
+import { once } from "node:events";
+import net from "node:net";
 import { test } from "node:test";
-import { createServer, type LeaksafeServer, type ServerContext, type ServerOptions } from "leaksafe";
+import { createClient, createServer, type LeaksafeServer, type ServerContext, type ServerOptions } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { PostRequest, PostResponse, RoomEvent } from "../../generated-example/example/v1/chat.js";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { unimplemented } from "../e2e/harness.js";
+import { assertFiredOnTime, HEADROOM } from "../support/bounds.js";
 import { connectRaw } from "./raw-client.js";
 
 const OK = "0";
@@ -135,4 +139,83 @@ test("a valid grpc-timeout too long for grpc-js's int32 arithmetic is served, an
   await done();
   process.off("warning", onWarning);
   assert.deepEqual(warnings, [], "no timer overflowed");
+});
+
+test("a connection left by a client that aborted a call and closed at once is closed by the idle limit", async () => {
+  const { port, done } = await serve({ idleConnectionMs: 200 });
+  const connections = createLeakChecker();
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  const controller = new AbortController();
+  const call = client.post(PostRequest.create({ author: "a", text: "b" }), { signal: controller.signal });
+  controller.abort();
+  client.close();
+  await assert.rejects(call);
+  // Both ends of the connection, the server's included, are gone.
+  await connections.assertNoLeaks({ timeoutMs: HEADROOM * 200 + 2000 });
+  await done();
+});
+
+/**
+ * A peer that sends HTTP/2's connection preface and an empty SETTINGS, then
+ * reads and drops everything and never closes its side: it ignores GOAWAY
+ * and a half-closed socket alike. Once the server has ended its side, the
+ * peer keeps writing PINGs: only a server that destroyed its socket answers
+ * them with a TCP reset. `closed` resolves then, with the time since
+ * connecting; it fails after 10 s (a hang guard) if the server's socket
+ * stays open.
+ */
+async function silentPeer(port: number): Promise<{ closed: Promise<number> }> {
+  const connectedAt = Date.now();
+  const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+  socket.on("error", () => {});
+  await once(socket, "connect");
+  socket.write(Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
+  socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
+  socket.resume();
+  const ping = Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  let probe: NodeJS.Timeout | undefined;
+  socket.once("end", () => {
+    probe = setInterval(() => socket.write(ping), 20);
+  });
+  const closed = new Promise<number>((resolve, reject) => {
+    const guard = setTimeout(() => {
+      clearInterval(probe);
+      socket.destroy();
+      reject(new Error("the server did not close the silent peer's connection within 10 s"));
+    }, 10_000);
+    socket.once("close", () => {
+      clearInterval(probe);
+      clearTimeout(guard);
+      resolve(Date.now() - connectedAt);
+    });
+  });
+  return { closed };
+}
+
+test("shutdown closes the socket of an idle peer that ignores GOAWAY, within the grace", async () => {
+  const leaks = createLeakChecker();
+  // Idle connections are left to shutdown here.
+  const server = createServer({ idleConnectionMs: 0 }).add(ChatService, unimplemented());
+  const port = await server.listen("127.0.0.1:0");
+  const peers = [await silentPeer(port), await silentPeer(port)];
+  const graceMs = 1000;
+  const report = await server.shutdown({ graceMs });
+  assert.ok(report.durationMs <= graceMs + HEADROOM * 10, `shutdown took ${report.durationMs} ms, grace ${graceMs} ms`);
+  await Promise.all(peers.map((peer) => peer.closed));
+  // The peers never close their own side: only the server can have freed these sockets.
+  await leaks.assertNoLeaks();
+});
+
+test("an idle connection is closed after idleConnectionMs, or grpcOptions' grpc.max_connection_idle_ms, even when its peer ignores GOAWAY", async () => {
+  const configs: ServerOptions[] = [
+    { idleConnectionMs: 200 },
+    { idleConnectionMs: 60_000, grpcOptions: { "grpc.max_connection_idle_ms": 200 } },
+  ];
+  for (const options of configs) {
+    const { port, done } = await serve(options);
+    const peer = await silentPeer(port);
+    const tookMs = await peer.closed;
+    assertFiredOnTime(tookMs, 200, `the idle connection limit with ${JSON.stringify(options)}`);
+    await done();
+  }
 });
