@@ -46,9 +46,17 @@ export interface RawClient {
   close(): Promise<void>;
 }
 
-/** Connects to 127.0.0.1:`port`; `settings` go into the session's SETTINGS frame. */
-export async function connectRaw(port: number, settings: http2.Settings = {}): Promise<RawClient> {
-  const session = http2.connect(`http://127.0.0.1:${port}`, { settings });
+/**
+ * Connects to 127.0.0.1:`port`; `settings` go into the session's SETTINGS
+ * frame, and `options` to `http2.connect`, such as a `maxSendHeaderBlockLength`
+ * above Node's 64 KiB so that a header flood reaches the server.
+ */
+export async function connectRaw(
+  port: number,
+  settings: http2.Settings = {},
+  options: http2.ClientSessionOptions = {},
+): Promise<RawClient> {
+  const session = http2.connect(`http://127.0.0.1:${port}`, { ...options, settings });
   session.on("error", () => {});
   await once(session, "connect");
   return {
@@ -94,7 +102,7 @@ function collect(stream: http2.ClientHttp2Stream, read: boolean): Promise<RawOut
   const take = (headers: http2.IncomingHttpHeaders): void => {
     if (headers["grpc-status"] !== undefined) {
       status = String(headers["grpc-status"]);
-      message = headers["grpc-message"] === undefined ? undefined : String(headers["grpc-message"]);
+      message = headers["grpc-message"] === undefined ? undefined : decodeURIComponent(String(headers["grpc-message"]));
     }
   };
   stream.on("response", take);
