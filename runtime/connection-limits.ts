@@ -10,17 +10,34 @@ export interface ConnectionLimits {
    * grpc-js's `grpc.max_connection_idle_ms`, which `grpcOptions` overrides.
    */
   idleConnectionMs?: number | undefined;
+  /**
+   * How many streams one connection may have open at once, advertised in
+   * SETTINGS_MAX_CONCURRENT_STREAMS; `0` removes the limit. Default 1000.
+   * A client's calls past it wait for a stream to end; a peer that opens
+   * more anyway has them refused, or loses the connection once it has
+   * acknowledged the limit. It sets grpc-js's `grpc.max_concurrent_streams`,
+   * which `grpcOptions` overrides.
+   */
+  maxConcurrentStreams?: number | undefined;
 }
 
 /**
- * The default: an idle connection closes after 5 minutes. That is far above
- * any pause between the calls of a client that uses its connection (and
- * keepalive pings do not count as use); a peer that connects and does
- * nothing holds a socket for at most that long.
+ * The defaults: an idle connection closes after 5 minutes, and a
+ * connection has at most 1000 streams open at once.
+ *
+ * - 5 minutes is far above any pause between the calls of a client that
+ *   uses its connection, and keepalive pings do not count as use; a peer
+ *   that connects and does nothing holds a socket for at most that long.
+ * - 1000 streams is ten times the 100 that HTTP/2 (RFC 9113, 6.5.2)
+ *   recommends as the least, and four times Go's HTTP/2 server default of
+ *   250, so a client that multiplexes many long-lived watches meets it
+ *   rarely; it bounds what one connection can hold on the server.
  */
-export const CONNECTION_DEFAULTS: { readonly idleConnectionMs: number } = Object.freeze({
-  idleConnectionMs: 300_000,
-});
+export const CONNECTION_DEFAULTS: { readonly idleConnectionMs: number; readonly maxConcurrentStreams: number } =
+  Object.freeze({
+    idleConnectionMs: 300_000,
+    maxConcurrentStreams: 1000,
+  });
 
 /** The grpc-js options for `limits`; a `grpcOptions` given to the server overrides them. */
 export function connectionOptions(limits: ConnectionLimits): GrpcServerOptions {
@@ -29,8 +46,14 @@ export function connectionOptions(limits: ConnectionLimits): GrpcServerOptions {
     limits.idleConnectionMs ?? CONNECTION_DEFAULTS.idleConnectionMs,
     MAX_TIMER_MS,
   );
+  const streams = checked(
+    "maxConcurrentStreams",
+    limits.maxConcurrentStreams ?? CONNECTION_DEFAULTS.maxConcurrentStreams,
+    2 ** 32 - 1,
+  );
   return {
     ...(idle === 0 ? {} : { "grpc.max_connection_idle_ms": idle }),
+    ...(streams === 0 ? {} : { "grpc.max_concurrent_streams": streams }),
   };
 }
 

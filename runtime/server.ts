@@ -15,8 +15,9 @@ import { ServerSessions } from "./server-sessions.js";
 import type { ImplementationOf, ServiceDescriptor } from "./service.js";
 
 /**
- * Options for `createServer`. `idleConnectionMs` is described in
- * {@link ConnectionLimits}, with its default in {@link CONNECTION_DEFAULTS}.
+ * Options for `createServer`. `idleConnectionMs` and `maxConcurrentStreams`
+ * are described in {@link ConnectionLimits}, with their defaults in
+ * {@link CONNECTION_DEFAULTS}.
  */
 export interface ServerOptions extends ConnectionLimits {
   /**

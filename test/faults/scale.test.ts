@@ -22,15 +22,20 @@ test("10,000 idle streams end at shutdown with reason shutdown; the grace counts
   timeout: 120_000,
 }, async (t) => {
   const serverReasons = new Map<string, number>();
-  const harness = await startChat({
-    post: () => new Promise(() => {}), // ignores its signal: forced when the grace runs out
-    async *watch(_request, ctx) {
-      yield { revision: 1, at: undefined };
-      const reason = await aborted(ctx.signal);
-      const key = describeError(reason);
-      serverReasons.set(key, (serverReasons.get(key) ?? 0) + 1);
+  const harness = await startChat(
+    {
+      post: () => new Promise(() => {}), // ignores its signal: forced when the grace runs out
+      async *watch(_request, ctx) {
+        yield { revision: 1, at: undefined };
+        const reason = await aborted(ctx.signal);
+        const key = describeError(reason);
+        serverReasons.set(key, (serverReasons.get(key) ?? 0) + 1);
+      },
     },
-  });
+    // The 10,000 watches and the stuck unary call share one connection, past
+    // the default limit of 1000 streams a connection: this test lifts it.
+    { serverOptions: { maxConcurrentStreams: STREAMS + 1 } },
+  );
   const clientErrors = new Map<string, number>();
   const streams: Array<Promise<void>> = [];
   for (let i = 0; i < STREAMS; i++) {

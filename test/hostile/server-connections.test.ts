@@ -1,24 +1,34 @@
 /**
  * A leaksafe server against hostile clients at the connection level (issue
  * 15, server points 4 to 7): a `grpc-timeout` that breaks the spec or
- * overflows grpc-js, and peers that never close their socket. The server
- * must answer or close each as documented, keep serving, and leave nothing
- * behind.
+ * overflows grpc-js, peers that never close their socket, more streams than
+ * the server allows, and a flood of RST_STREAM. The server must answer or
+ * close each as documented, keep serving, and leave nothing behind.
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import net from "node:net";
 import { test } from "node:test";
-import { createClient, createServer, type LeaksafeServer, type ServerContext, type ServerOptions } from "leaksafe";
+import {
+  CONNECTION_DEFAULTS,
+  createClient,
+  createServer,
+  type LeaksafeServer,
+  type ServerContext,
+  type ServerOptions,
+} from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { PostRequest, PostResponse, RoomEvent } from "../../generated-example/example/v1/chat.js";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { unimplemented } from "../e2e/harness.js";
+import { eventually, unimplemented } from "../e2e/harness.js";
 import { assertFiredOnTime, HEADROOM } from "../support/bounds.js";
+import { connectFramePeer } from "./frame-peer.js";
 import { connectRaw } from "./raw-client.js";
 
 const OK = "0";
 const INTERNAL = "13";
+const NO_ERROR = 0x0;
+const REFUSED_STREAM = 0x7;
 
 /** A Chat server whose Post and Watch answer at once and record each call's `ctx.deadline`. */
 async function serve(options: ServerOptions = {}): Promise<{
@@ -218,4 +228,73 @@ test("an idle connection is closed after idleConnectionMs, or grpcOptions' grpc.
     assertFiredOnTime(tookMs, 200, `the idle connection limit with ${JSON.stringify(options)}`);
     await done();
   }
+});
+
+test("a connection advertises CONNECTION_DEFAULTS.maxConcurrentStreams, or maxConcurrentStreams, or grpcOptions' grpc.max_concurrent_streams", async () => {
+  const configs: Array<{ options: ServerOptions; expected: number }> = [
+    { options: {}, expected: CONNECTION_DEFAULTS.maxConcurrentStreams },
+    { options: { maxConcurrentStreams: 20 }, expected: 20 },
+    { options: { maxConcurrentStreams: 20, grpcOptions: { "grpc.max_concurrent_streams": 30 } }, expected: 30 },
+    // 0 removes the limit: Node's own default, 2^32 - 1, is advertised.
+    { options: { maxConcurrentStreams: 0 }, expected: 2 ** 32 - 1 },
+  ];
+  for (const { options, expected } of configs) {
+    const { port, done } = await serve(options);
+    const raw = await connectRaw(port);
+    if (raw.session.remoteSettings.maxConcurrentStreams !== expected) {
+      await once(raw.session, "remoteSettings");
+    }
+    assert.equal(raw.session.remoteSettings.maxConcurrentStreams, expected, JSON.stringify(options));
+    await raw.close();
+    await done();
+  }
+});
+
+test("a peer that opens more streams than maxConcurrentStreams has the rest refused, and the server keeps serving", async () => {
+  const limit = 10;
+  const { server, port, deadlines, done } = await serve({ maxConcurrentStreams: limit });
+  const peer = await connectFramePeer(port);
+  await eventually(() => peer.settingsReceived, "the server's SETTINGS");
+  // The peer has not acknowledged the SETTINGS: RFC 9113 (6.5.2) lets the
+  // server refuse streams past its limit, and nghttp2 does, with REFUSED_STREAM.
+  const ids = Array.from({ length: limit + 5 }, (_, i) => 2 * i + 1);
+  for (const id of ids) {
+    peer.open(id, "/example.v1.Chat/Converse");
+  }
+  const refused = ids.slice(limit);
+  await eventually(() => refused.every((id) => peer.resets.has(id)), "the streams past the limit to be reset");
+  for (const id of refused) {
+    assert.equal(peer.resets.get(id), REFUSED_STREAM, `stream ${id} is refused`);
+  }
+  await eventually(() => server.activeStreams().length === limit, "the streams within the limit to be served");
+  assert.equal(peer.goaway, undefined, "the connection stays up");
+  assert.equal(deadlines.length, limit, "a handler ran for each stream within the limit, and none past it");
+  // Another client is served meanwhile.
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  assert.equal((await client.post(PostRequest.create({ author: "a", text: "abc" }))).revision, 3);
+  client.close();
+  peer.destroy();
+  await peer.closed;
+  await eventually(() => server.activeStreams().length === 0, "the peer's streams to end with its connection");
+  await done();
+});
+
+test("a peer that acknowledged the limit and still exceeds it loses its connection, and the server keeps serving", async () => {
+  const limit = 10;
+  const { server, port, done } = await serve({ maxConcurrentStreams: limit });
+  const peer = await connectFramePeer(port);
+  await eventually(() => peer.settingsReceived, "the server's SETTINGS");
+  peer.ackSettings();
+  for (let i = 0; i <= limit; i++) {
+    peer.open(2 * i + 1, "/example.v1.Chat/Converse");
+  }
+  await eventually(() => peer.goaway !== undefined, "the server's GOAWAY");
+  await peer.closed;
+  assert.ok(peer.goaway !== undefined);
+  assert.notEqual(peer.goaway.code, NO_ERROR, "with an error code");
+  await eventually(() => server.activeStreams().length === 0, "the peer's streams to end with its connection");
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  assert.equal((await client.post(PostRequest.create({ author: "a", text: "abc" }))).revision, 3);
+  client.close();
+  await done();
 });
