@@ -18,28 +18,21 @@ import type {
   sendUnaryData,
   UntypedHandleCall,
 } from "@grpc/grpc-js";
-import { CallLifecycle } from "./call-lifecycle.js";
+import type { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
 import { confirmEndOfStream } from "./end-barrier.js";
 import type { ResolvedLimits } from "./limits.js";
 import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
-import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
+import { countIn, countOut, type LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
-import { resetStream } from "./server-reset.js";
-import type { MethodDescriptor, MethodKind } from "./service.js";
+import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
+import { releaseAfterStatus, resetStream } from "./server-reset.js";
+import { clientDeadline } from "./server-sessions.js";
+import type { MethodDescriptor } from "./service.js";
 
 type Handler = (input: unknown, context: CallContext) => unknown;
-
-/** What every adapter of one server shares. */
-export interface ServerScope {
-  registry: Registry;
-  /** The lifecycle of every call in flight, so shutdown can end them. */
-  live: Set<{ kind: MethodKind; life: CallLifecycle }>;
-  /** Set once shutdown began: new calls fail with it at once. */
-  stopping: RpcError | undefined;
-}
 
 /** Makes the grpc-js handler for one method of an implementation. */
 export function adaptMethod(
@@ -79,27 +72,16 @@ interface Begun {
 
 /**
  * Sets up what every kind shares: the lifecycle, the context, the registry
- * entry and the status a failure on this side sends. `end` sends it.
+ * entry and the status a failure on this side sends. `end` sends it. A unary
+ * or server-streaming call was opened at its HEADERS (request-wait.ts), and
+ * is taken over here.
  */
 function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorResponse, error: RpcError) => void): Begun {
   const { method, limits, scope } = setup;
-  const life = new CallLifecycle();
+  const opened =
+    scope.takeWaiting(call.metadata) ?? openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
+  const { life, record, deadline } = opened;
   const context = new CallContext(call, life);
-  const incoming = context.deadline?.getTime() ?? Number.POSITIVE_INFINITY;
-  const own = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Number.POSITIVE_INFINITY;
-  const deadline = Math.min(incoming, own);
-  const record = scope.registry.open(
-    method.path,
-    method.kind,
-    call.getPeer(),
-    Number.isFinite(deadline) ? deadline : undefined,
-  );
-  const entry = { kind: method.kind, life };
-  scope.live.add(entry);
-  life.defer(() => {
-    scope.live.delete(entry);
-    scope.registry.close(record, life.failure);
-  });
   let over = false;
   call.once("cancelled", () => {
     over = true;
@@ -109,27 +91,11 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
     if (!over) {
       context.sendHeader();
       end(toStatus(error, context), error);
+      releaseAfterStatus(call);
     }
   });
-  if (scope.stopping !== undefined) {
-    life.fail(scope.stopping);
-  }
+  refuseIfStopping(scope, opened);
   return { life, context, record, deadline };
-}
-
-/**
- * A client whose own deadline passes cancels the call (RST_STREAM, CANCEL)
- * and the server cannot tell that from any other cancel. The server's copy
- * of the deadline is later by the request's one-way latency, so a cancel
- * this close to it is the deadline.
- */
-const DEADLINE_SKEW_MS = 100;
-
-function cancelledByPeer(deadline: number): RpcError {
-  if (deadline - Date.now() <= DEADLINE_SKEW_MS) {
-    return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
-  }
-  return new RpcError(Status.CANCELLED, "the client cancelled the call or went away", { reason: "peer-gone" });
 }
 
 /** The status an error becomes: an RpcError's own, otherwise UNKNOWN with the message. */

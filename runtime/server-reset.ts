@@ -1,4 +1,4 @@
-import { constants, type Http2Stream } from "node:http2";
+import { constants, type Http2Stream, type ServerHttp2Stream } from "node:http2";
 
 /**
  * Resets the HTTP/2 stream under a grpc-js server call with RST_STREAM
@@ -18,8 +18,12 @@ export function resetStream(call: object): void {
   }
 }
 
+/**
+ * The HTTP/2 stream under a grpc-js server call (a handler's call object) or
+ * under a server intercepting call, or undefined if a grpc-js release moved it.
+ */
 export function findHttp2Stream(call: object): Http2Stream | undefined {
-  let current: unknown = (call as { call?: unknown }).call;
+  let current: unknown = (call as { call?: unknown }).call ?? call;
   for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
     const candidate = (current as { stream?: unknown }).stream;
     if (isHttp2Stream(candidate)) {
@@ -38,3 +42,28 @@ function isHttp2Stream(value: unknown): value is Http2Stream {
     "rstCode" in (value as object)
   );
 }
+
+/**
+ * Closes a server stream with RST_STREAM (NO_ERROR) when its status went out
+ * as a trailers-only response, so that a peer that never half-closes cannot
+ * hold a stream whose call has ended; the gRPC protocol allows this. The
+ * reset queues behind the status, so the peer reads the status first.
+ *
+ * A status that follows messages is left alone: Node emits 'wantTrailers'
+ * before the last DATA frame is written, and a reset queued then was seen to
+ * overtake the trailers, so the peer got no status at all.
+ */
+export function releaseAfterStatus(call: object): void {
+  const stream = findHttp2Stream(call) as ServerHttp2Stream | undefined;
+  if (
+    stream !== undefined &&
+    !stream.closed &&
+    !stream.destroyed &&
+    stream.headersSent &&
+    stream.sentHeaders[GRPC_STATUS] !== undefined
+  ) {
+    stream.close(constants.NGHTTP2_NO_ERROR);
+  }
+}
+
+const GRPC_STATUS = "grpc-status";

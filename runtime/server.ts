@@ -7,12 +7,14 @@ import {
 } from "@grpc/grpc-js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
-import { methodPolicy, resolveLimits, type StreamLimits } from "./limits.js";
+import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
+import { RequestWaits } from "./request-wait.js";
 import { RpcError, Status } from "./rpc-error.js";
-import { adaptMethod, type ServerScope } from "./server-handlers.js";
+import { adaptMethod } from "./server-handlers.js";
+import type { ServerScope } from "./server-open.js";
 import { ServerSessions } from "./server-sessions.js";
-import type { ImplementationOf, ServiceDescriptor } from "./service.js";
+import type { ImplementationOf, MethodKind, ServiceDescriptor } from "./service.js";
 
 /**
  * Options for `createServer`. `idleConnectionMs` and `maxConcurrentStreams`
@@ -87,16 +89,18 @@ export interface LeaksafeServer {
 
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
+  const registry = new Registry(options.hooks);
+  const scope: ServerScope = { registry, live: new Set(), stopping: undefined, takeWaiting: (m) => waits.take(m) };
+  const waits = new RequestWaits(scope);
   const grpcOptions: GrpcServerOptions = {
     ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive),
     ...connectionOptions(options),
-    ...(options.interceptors === undefined ? {} : { interceptors: options.interceptors }),
     ...options.grpcOptions,
+    // The request wait is the innermost, so it sees every status sent before a handler runs.
+    interceptors: [waits.interceptor, ...(options.interceptors ?? []), ...(options.grpcOptions?.interceptors ?? [])],
   };
   const server = new Server(grpcOptions);
   const sessions = new ServerSessions();
-  const registry = new Registry(options.hooks);
-  const scope: ServerScope = { registry, live: new Set(), stopping: undefined };
   let stopping: Promise<ShutdownReport> | undefined;
 
   const self: LeaksafeServer = {
@@ -114,7 +118,8 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         if (typeof fn !== "function") {
           throw new TypeError(`the implementation's "${name}" for ${method.path} is not a function`);
         }
-        const resolved = resolveLimits(method.kind !== "unary", limits, methodPolicy(method));
+        const resolved = serverLimits(method.kind, limits, methodPolicy(method));
+        waits.methods.set(method.path, { method, limits: resolved });
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }
       server.addService(service, handlers);
@@ -146,6 +151,17 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
     },
   };
   return self;
+}
+
+/**
+ * A server method's limits. A unary method has no default total deadline, as
+ * in grpc-js, but its request must arrive and its response be taken within
+ * the streaming defaults of `idleTimeoutMs` and `sendTimeoutMs`, so that no
+ * peer can hold one by sending or reading nothing.
+ */
+function serverLimits(kind: MethodKind, ...sources: Array<StreamLimits | undefined>): ResolvedLimits {
+  const streaming = resolveLimits(true, ...sources);
+  return kind === "unary" ? { ...streaming, timeoutMs: resolveLimits(false, ...sources).timeoutMs } : streaming;
 }
 
 /**

@@ -1,0 +1,153 @@
+import {
+  type Metadata,
+  type ServerInterceptingCall,
+  ServerInterceptingCall as ServerInterceptingCallClass,
+  type ServerInterceptingCallInterface,
+  type ServerInterceptor,
+  ServerListenerBuilder,
+} from "@grpc/grpc-js";
+import { RELEASE } from "./call-lifecycle.js";
+import { CallTimer } from "./call-timer.js";
+import type { ResolvedLimits } from "./limits.js";
+import { RpcError, Status } from "./rpc-error.js";
+import { cancelledByPeer, type OpenedCall, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
+import { releaseAfterStatus } from "./server-reset.js";
+import { clientDeadline } from "./server-sessions.js";
+import type { MethodDescriptor } from "./service.js";
+
+/** What the wait needs to know about one served method. */
+export interface WaitSetup {
+  method: MethodDescriptor;
+  limits: ResolvedLimits;
+}
+
+/** A call opened at its HEADERS, waiting for its request; the handler's adapter takes it over. */
+export interface WaitingCall extends OpenedCall {
+  /** Stops the wait's own timer; the adapter's timer runs from now on. */
+  takeOver(): void;
+}
+
+/**
+ * The wait before a unary or server-streaming handler runs.
+ *
+ * grpc-js calls such a handler only when the request's END_STREAM has come,
+ * so until then no limit of the handler's can run: a peer that sends HEADERS
+ * alone, or its message without END_STREAM, would hold the stream for ever,
+ * and `activeStreams()` would not show it. This server interceptor, the
+ * innermost, opens the call at its HEADERS instead. Its registry entry, its
+ * total deadline and its idle deadline (until the request is whole) start
+ * there; if one passes first, the call ends with DEADLINE_EXCEEDED and the
+ * handler never runs. The adapter takes the call over when the handler runs.
+ * Methods whose handler runs at the HEADERS (client and bidi streaming) pass
+ * through untouched.
+ */
+export class RequestWaits {
+  /** Served methods by path; `server.add` fills it. */
+  readonly methods = new Map<string, WaitSetup>();
+  /** Calls whose request is whole, by the metadata object grpc-js hands their handler. */
+  private readonly handing = new WeakMap<Metadata, WaitingCall>();
+
+  constructor(private readonly scope: ServerScope) {}
+
+  /** The call the handler with this request metadata belongs to, if this wait opened it. */
+  take(metadata: Metadata): WaitingCall | undefined {
+    const waiting = this.handing.get(metadata);
+    if (waiting !== undefined) {
+      this.handing.delete(metadata);
+      waiting.takeOver();
+    }
+    return waiting;
+  }
+
+  readonly interceptor: ServerInterceptor = (descriptor, call) => {
+    const setup = descriptor.requestStream ? undefined : this.methods.get(descriptor.path);
+    if (setup === undefined) {
+      // Adds no layer: grpc-js only uses the interface.
+      return call as ServerInterceptingCall;
+    }
+    return this.wrap(setup, call);
+  };
+
+  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface): ServerInterceptingCall {
+    let waiting: WaitingCall | undefined;
+    let handedOver = false;
+    let halfClosed = false;
+    const open = (metadata: Metadata): WaitingCall => {
+      const opened = openCall(this.scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
+      const { life, record, deadline } = opened;
+      const receive = {
+        get receiving() {
+          return !halfClosed;
+        },
+        buffered: false,
+      };
+      const timer = new CallTimer(
+        record,
+        { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: 0, deadline },
+        receive,
+        life,
+      );
+      life.defer(timer);
+      life.onFail((error) => {
+        this.handing.delete(metadata);
+        if (!handedOver) {
+          call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
+          releaseAfterStatus(call);
+        }
+      });
+      refuseIfStopping(this.scope, opened);
+      return {
+        ...opened,
+        takeOver() {
+          handedOver = true;
+          timer[RELEASE]();
+        },
+      };
+    };
+    const ended = (): boolean => waiting === undefined || waiting.life.ended;
+    return new ServerInterceptingCallClass(call, {
+      start: (next) => {
+        next(
+          new ServerListenerBuilder()
+            .withOnReceiveMetadata((metadata, pass) => {
+              waiting = open(metadata);
+              if (!waiting.life.ended) {
+                this.handing.set(metadata, waiting);
+                pass(metadata);
+              }
+            })
+            .withOnReceiveMessage((message, pass) => {
+              if (!ended()) {
+                (waiting as WaitingCall).record.lastMessageInAt = Date.now();
+                pass(message);
+              }
+            })
+            .withOnReceiveHalfClose((pass) => {
+              halfClosed = true;
+              if (!ended()) {
+                pass();
+              }
+            })
+            .withOnCancel(() => {
+              if (waiting !== undefined && !handedOver) {
+                waiting.life.fail(cancelledByPeer(waiting.deadline));
+              }
+            })
+            .build(),
+        );
+      },
+      sendStatus: (status, pass) => {
+        // grpc-js or another interceptor answered before the handler ran.
+        if (waiting !== undefined && !handedOver && !waiting.life.ended) {
+          handedOver = true;
+          if (status.code === Status.OK) {
+            waiting.life.finish();
+          } else {
+            waiting.life.fail(new RpcError(status.code, status.details ?? ""));
+          }
+        }
+        pass(status);
+      },
+    });
+  }
+}

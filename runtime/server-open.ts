@@ -1,0 +1,74 @@
+import type { Metadata } from "@grpc/grpc-js";
+import { CallLifecycle } from "./call-lifecycle.js";
+import type { ResolvedLimits } from "./limits.js";
+import type { LiveCall, Registry } from "./registry.js";
+import { RpcError, Status } from "./rpc-error.js";
+import type { MethodDescriptor, MethodKind } from "./service.js";
+
+/** What every call of one server shares. */
+export interface ServerScope {
+  registry: Registry;
+  /** The lifecycle of every call in flight, so shutdown can end them. */
+  live: Set<{ kind: MethodKind; life: CallLifecycle }>;
+  /** Set once shutdown began: new calls fail with it at once. */
+  stopping: RpcError | undefined;
+  /** The call opened at its HEADERS for the handler with this request metadata (see request-wait.ts). */
+  takeWaiting(metadata: Metadata): OpenedCall | undefined;
+}
+
+/** A server call as it opens: its lifecycle, registry entry and total deadline. */
+export interface OpenedCall {
+  life: CallLifecycle;
+  record: LiveCall;
+  /** The absolute deadline: the smaller of the client's and this server's own. */
+  deadline: number;
+}
+
+/**
+ * Opens one call: its lifecycle, its registry entry, and its place in the
+ * list shutdown ends. Both leave when the lifecycle ends. The caller
+ * registers how a failure answers the peer, then calls {@link refuseIfStopping}.
+ */
+export function openCall(
+  scope: ServerScope,
+  method: MethodDescriptor,
+  peer: string,
+  clientDeadline: Date | number | undefined,
+  limits: ResolvedLimits,
+): OpenedCall {
+  const life = new CallLifecycle();
+  const incoming = clientDeadline === undefined ? Number.POSITIVE_INFINITY : Number(clientDeadline);
+  const own = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Number.POSITIVE_INFINITY;
+  const deadline = Math.min(Number.isNaN(incoming) ? Number.POSITIVE_INFINITY : incoming, own);
+  const record = scope.registry.open(method.path, method.kind, peer, Number.isFinite(deadline) ? deadline : undefined);
+  const entry = { kind: method.kind, life };
+  scope.live.add(entry);
+  life.defer(() => {
+    scope.live.delete(entry);
+    scope.registry.close(record, life.failure);
+  });
+  return { life, record, deadline };
+}
+
+/** Fails a call that opened after shutdown began, with shutdown's error. */
+export function refuseIfStopping(scope: ServerScope, { life }: OpenedCall): void {
+  if (scope.stopping !== undefined) {
+    life.fail(scope.stopping);
+  }
+}
+
+/**
+ * A client whose own deadline passes cancels the call (RST_STREAM, CANCEL)
+ * and the server cannot tell that from any other cancel. The server's copy
+ * of the deadline is later by the request's one-way latency, so a cancel
+ * this close to it is the deadline.
+ */
+const DEADLINE_SKEW_MS = 100;
+
+/** The error of a call that the peer cancelled or left. */
+export function cancelledByPeer(deadline: number): RpcError {
+  if (deadline - Date.now() <= DEADLINE_SKEW_MS) {
+    return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
+  }
+  return new RpcError(Status.CANCELLED, "the client cancelled the call or went away", { reason: "peer-gone" });
+}

@@ -1,0 +1,113 @@
+/**
+ * A leaksafe server against hostile clients that hold streams open without
+ * ever letting a handler run or finish (issue 15, server points 1–3). Each
+ * stream must show in `activeStreams()` while it is open and end by the
+ * server's own limits; then nothing is left behind.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
+import { createLeakChecker } from "leaksafe/testing";
+import { PostRequest, PostResponse, RoomEvent, WatchRequest } from "../../generated-example/example/v1/chat.js";
+import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { eventually, unimplemented } from "../e2e/harness.js";
+import { assertFiredOnTime } from "../support/bounds.js";
+import { connectRaw, type RawClient } from "./raw-client.js";
+
+const DEADLINE_EXCEEDED = "4";
+
+/** A Chat server whose handlers answer at once, with `limits`, and a raw client to it. */
+async function serve(
+  limits: ServiceLimits,
+): Promise<{ server: LeaksafeServer; raw: RawClient; done(): Promise<void> }> {
+  const leaks = createLeakChecker();
+  const server = createServer().add(
+    ChatService,
+    {
+      ...unimplemented(),
+      post: async (request) => PostResponse.create({ revision: request.text.length }),
+      async *watch() {
+        yield RoomEvent.create({ revision: 1 });
+      },
+    },
+    limits,
+  );
+  const port = await server.listen("127.0.0.1:0");
+  leaks.track({ registries: [server] });
+  const raw = await connectRaw(port);
+  return {
+    server,
+    raw,
+    async done() {
+      await raw.close();
+      await server.shutdown({ graceMs: 1000 });
+      await leaks.assertNoLeaks();
+    },
+  };
+}
+
+const held = [
+  { what: "HEADERS alone", path: "/example.v1.Chat/Post", request: undefined },
+  {
+    what: "the request without END_STREAM",
+    path: "/example.v1.Chat/Post",
+    request: PostRequest.encode(PostRequest.create({ text: "never ends" })).finish(),
+  },
+  { what: "HEADERS alone", path: "/example.v1.Chat/Watch", request: undefined },
+  {
+    what: "the request without END_STREAM",
+    path: "/example.v1.Chat/Watch",
+    request: WatchRequest.encode(WatchRequest.create({ afterRevision: 1 })).finish(),
+  },
+] as const;
+
+for (const { what, path, request } of held) {
+  for (const limit of ["idleTimeoutMs", "timeoutMs"] as const) {
+    test(`${path}: 200 streams that send ${what} are listed, then end by ${limit}`, async () => {
+      const limitMs = 300;
+      const { server, raw, done } = await serve({ idleTimeoutMs: 0, [limit]: limitMs });
+      const startedAt = Date.now();
+      const streams = Array.from({ length: 200 }, () => {
+        const stream = raw.open(path);
+        if (request !== undefined) {
+          stream.writeMessage(request);
+        }
+        return stream;
+      });
+      await eventually(() => server.activeStreams().length === 200, "all 200 streams are in the registry");
+      assert.ok(server.activeStreams().every((call) => call.method === path));
+      const outcomes = await Promise.all(streams.map((stream) => stream.outcome));
+      assertFiredOnTime(Date.now() - startedAt, limitMs, `${limit} on ${what}`);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.status, DEADLINE_EXCEEDED, `ended by ${limit}: ${outcome.message}`);
+        assert.match(outcome.message ?? "", limit === "timeoutMs" ? /deadline passed/ : /idleTimeoutMs/);
+        assert.equal(outcome.messages.length, 0, "the handler never ran");
+      }
+      assert.equal(server.activeStreams().length, 0);
+      await done();
+    });
+  }
+}
+
+test("a request that comes whole in time runs the handler, within the same deadline", async () => {
+  const { server, raw, done } = await serve({ idleTimeoutMs: 5000 });
+  const stream = raw.open("/example.v1.Chat/Post");
+  stream.writeMessage(PostRequest.encode(PostRequest.create({ text: "on time" })).finish());
+  stream.end();
+  const outcome = await stream.outcome;
+  assert.equal(outcome.status, "0");
+  assert.equal(PostResponse.decode(outcome.messages[0] as Buffer).revision, 7);
+  assert.equal(server.activeStreams().length, 0);
+  await done();
+});
+
+test("a stream waiting for its request when shutdown begins ends with the shutdown", async () => {
+  const { server, raw, done } = await serve({ idleTimeoutMs: 60_000 });
+  const stream = raw.open("/example.v1.Chat/Watch");
+  await eventually(() => server.activeStreams().length === 1, "the waiting stream is listed");
+  const report = await server.shutdown({ graceMs: 1000 });
+  const outcome = await stream.outcome;
+  assert.equal(outcome.status, "14", `UNAVAILABLE: ${outcome.message}`);
+  assert.deepEqual(report.forced, []);
+  await done();
+});
