@@ -1,7 +1,9 @@
 /**
  * What leaksafe does below grpc-js, at the level of a server's HTTP/2
- * connections: it reads `grpc-timeout` strictly before grpc-js does, and it
- * closes the sockets of sessions that grpc-js has only half-closed.
+ * connections: it reads `grpc-timeout` strictly before grpc-js does, it
+ * closes the sockets of sessions that grpc-js has only half-closed, and it
+ * closes a connection gracefully before nghttp2's rapid-reset limit ends
+ * it abruptly (reset-budget.ts).
  *
  * This is the one file that reaches into grpc-js's server for its
  * `node:http2` servers; see `http2ServersOf`.
@@ -13,6 +15,7 @@ import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
+import { ResetBudget } from "./reset-budget.js";
 import { findHttp2Stream } from "./server-reset.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
@@ -30,6 +33,7 @@ export class ServerSessions {
         this.watched.add(http2Server);
         gateStreams(http2Server);
         http2Server.on("connection", (socket: Socket) => this.track(socket));
+        http2Server.on("stream", countResets);
       }
     }
   }
@@ -56,6 +60,39 @@ export class ServerSessions {
     socket.once("finish", () => socket.destroy());
   }
 }
+
+/** Each connection's count of the streams its peer reset, made at its first reset. */
+const resetBudgets = new WeakMap<http2.Http2Session, ResetBudget>();
+
+/** Watches one stream: if the peer resets it, the reset is counted against its connection. */
+function countResets(stream: http2.ServerHttp2Stream): void {
+  const session = stream.session;
+  if (session === undefined) {
+    return;
+  }
+  stream.once("close", () => {
+    // A reset has a code; a stream that ended both ways closes with 0. A
+    // reset this server sent is counted too: it only brings the graceful
+    // close nearer.
+    if (stream.rstCode === undefined || stream.rstCode === 0 || session.destroyed) {
+      return;
+    }
+    let budget = resetBudgets.get(session);
+    if (budget === undefined) {
+      budget = new ResetBudget();
+      resetBudgets.set(session, budget);
+    }
+    const verdict = budget.take();
+    if (verdict === "close" && !session.closed) {
+      session.close();
+    } else if (verdict === "destroy") {
+      session.goaway(INTERNAL_ERROR);
+      session.destroy();
+    }
+  });
+}
+
+const INTERNAL_ERROR = 2;
 
 /**
  * Deadlines from a `grpc-timeout` too long for grpc-js (its arithmetic

@@ -14,6 +14,7 @@ const SETTINGS = 0x4;
 const GOAWAY = 0x7;
 const END_HEADERS = 0x4;
 const ACK = 0x1;
+const CANCEL = 0x8;
 
 export interface FramePeer {
   /** RST_STREAM error codes the server sent, by stream id. */
@@ -26,10 +27,14 @@ export interface FramePeer {
   settingsReceived: boolean;
   /** Opens stream `id` (odd) to `path` with gRPC's request headers, without END_STREAM. */
   open(id: number, path: string): void;
+  /** Resets stream `id` with RST_STREAM (CANCEL). */
+  reset(id: number): void;
   /** Acknowledges the server's SETTINGS, which makes its limits binding. */
   ackSettings(): void;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
+  /** Whether the socket has closed. */
+  readonly isClosed: boolean;
   destroy(): void;
 }
 
@@ -40,6 +45,12 @@ export async function connectFramePeer(port: number): Promise<FramePeer> {
   await once(socket, "connect");
   socket.write(Buffer.concat([PREFACE, frame(SETTINGS, 0, 0, Buffer.alloc(0))]));
   let pending = Buffer.alloc(0);
+  // Writes nothing once the server has closed the socket, as a flood would.
+  const send = (bytes: Buffer): void => {
+    if (socket.writable) {
+      socket.write(bytes, () => {});
+    }
+  };
   const peer: FramePeer = {
     resets: new Map(),
     answered: new Set(),
@@ -56,12 +67,20 @@ export async function connectFramePeer(port: number): Promise<FramePeer> {
           ["te", "trailers"],
         ].map(([name, value]) => literal(name as string, value as string)),
       );
-      socket.write(frame(HEADERS, END_HEADERS, id, block));
+      send(frame(HEADERS, END_HEADERS, id, block));
+    },
+    reset(id) {
+      const code = Buffer.alloc(4);
+      code.writeUInt32BE(CANCEL);
+      send(frame(RST_STREAM, 0, id, code));
     },
     ackSettings() {
-      socket.write(frame(SETTINGS, ACK, 0, Buffer.alloc(0)));
+      send(frame(SETTINGS, ACK, 0, Buffer.alloc(0)));
     },
-    closed: once(socket, "close").then(() => undefined),
+    closed: new Promise((resolve) => socket.once("close", () => resolve())),
+    get isClosed() {
+      return socket.destroyed;
+    },
     destroy() {
       socket.destroy();
     },

@@ -14,12 +14,15 @@ import {
   createClient,
   createServer,
   type LeaksafeServer,
+  RpcError,
   type ServerContext,
   type ServerOptions,
+  Status,
 } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { PostRequest, PostResponse, RoomEvent } from "../../generated-example/example/v1/chat.js";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { RESET_BURST } from "../../runtime/reset-budget.js";
 import { eventually, unimplemented } from "../e2e/harness.js";
 import { assertFiredOnTime, HEADROOM } from "../support/bounds.js";
 import { connectFramePeer } from "./frame-peer.js";
@@ -293,6 +296,79 @@ test("a peer that acknowledged the limit and still exceeds it loses its connecti
   assert.ok(peer.goaway !== undefined);
   assert.notEqual(peer.goaway.code, NO_ERROR, "with an error code");
   await eventually(() => server.activeStreams().length === 0, "the peer's streams to end with its connection");
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  assert.equal((await client.post(PostRequest.create({ author: "a", text: "abc" }))).revision, 3);
+  client.close();
+  await done();
+});
+
+test("a client that cancels thousands of calls on one connection loses none of the calls it did not cancel", {
+  timeout: 120_000,
+}, async () => {
+  const leaks = createLeakChecker();
+  let cancelledOnServer = 0;
+  const server = createServer({
+    hooks: {
+      onCallEnd: (info) => {
+        if (info.reason === "peer-gone") cancelledOnServer++;
+      },
+    },
+  }).add(ChatService, {
+    ...unimplemented(),
+    post: async (request) => {
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+      return PostResponse.create({ revision: request.text.length });
+    },
+  });
+  const port = await server.listen("127.0.0.1:0");
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  const lost = new Map<string, number>();
+  let served = 0;
+  for (let batch = 0; batch < 50; batch++) {
+    await Promise.all(
+      Array.from({ length: 200 }, async () => {
+        const controller = new AbortController();
+        if (Math.random() < 0.5) {
+          // The cancel lands anywhere from before the request is sent to after the answer.
+          setTimeout(() => controller.abort(), Math.random() * 4);
+        }
+        try {
+          await client.post(PostRequest.create({ author: "a", text: "abc" }), { signal: controller.signal });
+          served++;
+        } catch (error) {
+          if (!controller.signal.aborted) {
+            const key = error instanceof RpcError ? `${Status[error.code]}: ${error.details}` : String(error);
+            lost.set(key, (lost.get(key) ?? 0) + 1);
+          }
+        }
+      }),
+    );
+  }
+  // Enough resets reached the server for nghttp2's limit to end the connection.
+  assert.ok(cancelledOnServer > RESET_BURST, `the server saw ${cancelledOnServer} cancels`);
+  assert.deepEqual([...lost], [], `${served} calls were served; these calls were never cancelled`);
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
+
+test("a peer that opens and resets streams as fast as it can, ignoring GOAWAY, loses its connection", async () => {
+  const { server, port, done } = await serve();
+  const peer = await connectFramePeer(port);
+  let id = 1;
+  // Up to twice nghttp2's whole bucket, in bursts; the peer never closes the
+  // connection itself, so only the server can have closed it.
+  while (id < 4 * RESET_BURST && !peer.isClosed) {
+    for (let i = 0; i < 100; i++, id += 2) {
+      peer.open(id, "/example.v1.Chat/Converse");
+      peer.reset(id);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await eventually(() => peer.isClosed, "the server to close the connection");
+  assert.ok(id < 4 * RESET_BURST, `the connection was closed before the flood was over (${(id - 1) / 2} resets sent)`);
+  await eventually(() => server.activeStreams().length === 0, "the peer's streams to end");
   const client = createClient(ChatService, `127.0.0.1:${port}`);
   assert.equal((await client.post(PostRequest.create({ author: "a", text: "abc" }))).revision, 3);
   client.close();
