@@ -8,7 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createClient, createServer, type LeaksafeServer, Status, type StreamLimits } from "leaksafe";
+import {
+  createClient,
+  createServer,
+  type LeaksafeServer,
+  type ServerOptions,
+  Status,
+  type StreamLimits,
+} from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { type ChatImplementation, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { eventually } from "../e2e/harness.js";
@@ -52,18 +59,26 @@ interface Attacked {
 }
 
 /**
- * Starts a server with `limits`, runs `attack` against its port, then checks
- * that the server came through: nothing logged, the registry empty once the
- * attack is over, a fresh call served, a clean shutdown and no leak.
+ * Starts a server with `limits` (and `options`), runs `attack` against its
+ * port, then checks that the server came through: nothing logged, the
+ * registry empty and every connection the attacker closed closed on the
+ * server too, before any shutdown; a fresh call served, a clean shutdown
+ * and no leak.
  */
 async function underAttack<T>(
   limits: StreamLimits,
   attack: (port: number, attacked: Attacked) => Promise<T>,
+  options: ServerOptions = {},
 ): Promise<T> {
   const leaks = createLeakChecker();
+  const socketsBefore = sockets();
   const logs = captureLogs();
   const attacked = { callsStarted: 0 } as Attacked;
-  const server = createServer({ hooks: { onCallStart: () => attacked.callsStarted++ } }).add(ChatService, chat, limits);
+  const server = createServer({ ...options, hooks: { onCallStart: () => attacked.callsStarted++ } }).add(
+    ChatService,
+    chat,
+    limits,
+  );
   attacked.server = server;
   leaks.track({ registries: [server] });
   const port = await server.listen("127.0.0.1:0");
@@ -71,6 +86,8 @@ async function underAttack<T>(
   try {
     const result = await attack(port, attacked);
     await eventually(() => server.activeStreams().length === 0, "the registry to empty after the attack");
+    // The attacker's sockets in this process are closed by now: what is left is the server's.
+    await eventually(() => sockets() <= socketsBefore, "the server to close the connections the attacker closed");
     const client = createClient(ChatService, `127.0.0.1:${port}`);
     try {
       assert.deepEqual(await client.post({ author: "ann", text: "after the attack" }), { revision: 1 });
@@ -90,6 +107,8 @@ async function underAttack<T>(
     }
   }
 }
+
+const sockets = () => process.getActiveResourcesInfo().filter((r) => r === "TCPSocketWrap").length;
 
 /** Records what the process writes to the console or stderr, and its warnings, until `stop`. */
 function captureLogs(): { lines: string[]; stop(): void } {
@@ -151,14 +170,22 @@ for (const [kind, path] of [
 // call, and the attacker's session is ended: a header block over Node's
 // 64 KiB header list limit with GOAWAY COMPRESSION_ERROR; more header pairs
 // than its 128 with RST_STREAM ENHANCE_YOUR_CALM, then GOAWAY INTERNAL_ERROR.
-test("header flood, one header of 300 KiB: GOAWAY COMPRESSION_ERROR, and no call reaches the handlers", async () => {
-  await underAttack({}, async (port, attacked) => {
-    const answer = await headerFlood(port, "one-huge-header");
-    assert.equal(answer.status, undefined, "no gRPC status: the call never began");
-    assert.equal(answer.rstCode, H2.COMPRESSION_ERROR);
-    assert.equal(answer.goaway, H2.COMPRESSION_ERROR);
-    assert.equal(attacked.callsStarted, 0);
-  });
+// After the COMPRESSION_ERROR, Node reads nothing more from the socket, so
+// it does not see the attacker close it (a plain node:http2 server and raw
+// grpc-js keep it too): only the idle-connection limit closes it, which
+// this test shortens to 300 ms from its default of 5 minutes.
+test("header flood, one header of 300 KiB: GOAWAY COMPRESSION_ERROR; the idle-connection limit closes the socket", async () => {
+  await underAttack(
+    {},
+    async (port, attacked) => {
+      const answer = await headerFlood(port, "one-huge-header");
+      assert.equal(answer.status, undefined, "no gRPC status: the call never began");
+      assert.equal(answer.rstCode, H2.COMPRESSION_ERROR);
+      assert.equal(answer.goaway, H2.COMPRESSION_ERROR);
+      assert.equal(attacked.callsStarted, 0);
+    },
+    { idleConnectionMs: 300 },
+  );
 });
 
 test("header flood, 2,000 headers of 100 bytes: RST_STREAM ENHANCE_YOUR_CALM, then GOAWAY INTERNAL_ERROR", async () => {
@@ -220,18 +247,21 @@ for (const [kind, path] of Object.entries(PATHS)) {
   });
 }
 
-// 6. Ten thousand streams reset at random points. nghttp2's rapid-reset
-// protection (CVE-2023-44487) ends a session that resets streams faster
-// than it allows with GOAWAY INTERNAL_ERROR; the attacker reconnects.
-test("10,000 streams reset at random points: each session cut by GOAWAY, the server unharmed", async () => {
+// 6. Ten thousand streams reset at random points. The server ends a
+// connection whose peer resets streams faster than nghttp2's rapid-reset
+// protection (CVE-2023-44487) allows: nghttp2 itself with GOAWAY
+// INTERNAL_ERROR, or leaksafe first, gracefully, with GOAWAY NO_ERROR
+// (runtime/reset-budget.ts). The attacker reconnects each time.
+test("10,000 streams reset at random points: the flood is cut by GOAWAY, the server unharmed", async () => {
   const seed = 15;
   await underAttack({}, async (port) => {
     const answer = await resetFlood(port, 10_000, seed);
+    const seen = `seed ${seed}: ${JSON.stringify(answer)}`;
     assert.equal(answer.opened, 10_000);
     assert.equal(answer.closed, 10_000, "every stream closed");
-    assert.ok(answer.goaways.length >= 1, `the flood was stopped (seed ${seed}): ${JSON.stringify(answer)}`);
+    assert.ok(answer.sessions >= 2 && answer.goaways.length >= 1, `the server cut the flood's connection: ${seen}`);
     for (const goaway of answer.goaways) {
-      assert.equal(goaway.code, H2.INTERNAL_ERROR, `seed ${seed}: ${JSON.stringify(answer.goaways)}`);
+      assert.ok([H2.NO_ERROR, H2.INTERNAL_ERROR].includes(goaway.code as 0 | 2), seen);
     }
   });
 });
