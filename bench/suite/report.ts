@@ -37,6 +37,8 @@ export interface RunInfo {
   codegen: string[];
   /** bench/shutdown.ts's output (a Markdown table after a title line), when it ran. */
   shutdown?: string[] | undefined;
+  /** bench/hostile.ts's output (a Markdown table after a title line), when it ran. */
+  hostile?: string[] | undefined;
 }
 
 /** What a CPU profile of one raw grpc-js client stream found. */
@@ -117,6 +119,17 @@ export function writeResults(path: string, measurements: Measurement[], run: Run
   if (run.shutdown !== undefined && run.shutdown.length > 0) {
     const [title = "", ...table] = run.shutdown;
     lines.push("## Shutdown under load", "", `\`bench/shutdown.ts\`: ${title}.`, "", ...table, "");
+  }
+  if (run.hostile !== undefined && run.hostile.length > 0) {
+    const [title = "", ...table] = run.hostile;
+    lines.push(
+      "## Hostile peers: resources held after each attack",
+      "",
+      `\`bench/hostile.ts\`: ${title}.`,
+      "",
+      ...table,
+      "",
+    );
   }
   lines.push(...cliff(measurements, run), ...notAhead(measurements, run));
   if (run.peers.includes("connect")) {

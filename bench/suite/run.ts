@@ -269,6 +269,12 @@ if (!quick) {
   shutdown = r.stdout.trim().split("\n");
 }
 
+let hostile: string[] = [];
+if (!quick) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/hostile.ts")], { encoding: "utf8" });
+  hostile = r.stdout.trim().split("\n");
+}
+
 for (const client of clients.values()) client.close();
 for (const server of servers.values()) server.kill();
 
@@ -290,6 +296,7 @@ const info = {
   profile: cliffProfile,
   codegen,
   shutdown,
+  hostile,
 };
 saveRun(join(ROOT, "bench/results.json"), measurements, info);
 const svg = await renderChart(measurements);
