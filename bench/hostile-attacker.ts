@@ -36,24 +36,25 @@ interface Held {
 
 export const ATTACKS = {
   /** 500 Upload and 500 Converse streams: HEADERS, then nothing. */
-  slowloris: async (port: number) => hold(port, 1000, (i) => (i % 2 === 0 ? PATHS.upload : PATHS.converse)),
+  "slowloris, HEADERS only, Upload and Converse ×1,000": async (port: number) =>
+    hold(port, 1000, (i) => (i % 2 === 0 ? PATHS.upload : PATHS.converse)),
   /** 100 connections with one 300 KiB header, 100 with 2,000 headers of 100 bytes. */
-  "header flood": async (port: number) => {
+  "header flood, 300 KiB header ×100 and 2,000 headers ×100": async (port: number) => {
     const answers = await inBatches(200, 20, (i) => headerFlood(port, i < 100 ? "one-huge-header" : "many-headers"));
     return done(answers.map((a) => `${describe(a)}${a.goaway === undefined ? "" : `, GOAWAY ${a.goaway}`}`));
   },
   /** 10 connections, each sending 10,000 PINGs in one write. */
-  "PING flood": async (port: number) => {
+  "PING flood, 10,000 PINGs ×10 connections": async (port: number) => {
     const answers = await inBatches(10, 10, () => pingFlood(port, 10_000, 10_000));
     return done(answers.map((a) => (a.goaway === undefined ? `${a.acks} ACKs` : `GOAWAY ${a.goaway.code}`)));
   },
   /** 20 gzip bombs of 1 MiB inflating to 1 GiB each, on Upload, 5 at a time. */
-  "gzip bomb": async (port: number) => {
+  "gzip bomb, 1 MiB inflating to 1 GiB ×20": async (port: number) => {
     const bomb = gzipBomb();
     return done((await inBatches(20, 5, () => sendGzipBomb(port, PATHS.upload, bomb))).map(describe));
   },
   /** 1,000 Upload streams whose first message claims 4 GiB; the streams stay open. */
-  "4 GiB length prefix": async (port: number) =>
+  "4 GiB length prefix ×1,000": async (port: number) =>
     hold(
       port,
       1000,
@@ -72,7 +73,7 @@ export const ATTACKS = {
   /** 2,000 Post streams: HEADERS only, no message, no END_STREAM. */
   "headers-only unary ×2,000": async (port: number) => hold(port, 2000, () => PATHS.post),
   /** 50 Upload calls answered with 1 MiB each, to a peer whose SETTINGS grant streams no window. */
-  "1 MiB responses never read ×50": async (port: number) =>
+  "single 1 MiB responses, no window granted ×50": async (port: number) =>
     hold(
       port,
       50,
@@ -163,7 +164,7 @@ async function tally(held: Held): Promise<string> {
   const pending = Symbol("pending");
   for (const answer of held.answers) {
     const a = await Promise.race([answer, Promise.resolve(pending)]);
-    const key = a === pending ? "no answer yet" : describe(a);
+    const key = a === pending ? "no status, stream open" : describe(a);
     saw.set(key, (saw.get(key) ?? 0) + 1);
   }
   return [...saw].map(([what, n]) => `${what} ×${n.toLocaleString("en")}`).join(", ");

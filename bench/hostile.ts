@@ -9,8 +9,9 @@
  * Each time: calls in the registry, server sockets (one per HTTP/2
  * session), active resources (handles and timers), and heap and RSS growth
  * since the server started. Then a normal client makes a fresh call, while
- * the attacker still holds what it holds. Prints a title line and a
- * Markdown table.
+ * the attacker still holds what it holds. Last, 1 s after the attacker's
+ * process exited, what is left: calls and sockets. Prints a title line and
+ * a Markdown table.
  *
  * Run: TSX_TSCONFIG_PATH=bench/tsconfig.json npx tsx bench/hostile.ts [part of an attack's name]
  */
@@ -28,6 +29,8 @@ const gc = runInNewContext("gc") as () => void;
 /** The server's limits for every Chat method: short, so that the bench sees them run. */
 const LIMITS = { idleTimeoutMs: 1000, timeoutMs: 3000, sendTimeoutMs: 1000 };
 const SETTLE_MS = LIMITS.timeoutMs + 2000;
+/** How long after the attacker's process exited the server is looked at once more. */
+const LEFT_MS = 1000;
 const MiB = 1024 * 1024;
 
 const chat: ChatImplementation = {
@@ -70,7 +73,7 @@ function snapshot(server: LeaksafeServer): Snapshot {
     streams: server.activeStreams().length,
     sockets: resources.filter((r) => r === "TCPSocketWrap").length,
     resources: resources.length,
-    heap: memory.heapUsed,
+    heap: memory.heapUsed + memory.external,
     rss: memory.rss,
   };
 }
@@ -106,22 +109,24 @@ async function run(name: AttackName): Promise<string> {
   attacker.send("report");
   const [{ saw }] = (await once(attacker, "message")) as [{ saw: string }];
   await exited;
+  await new Promise((resolve) => setTimeout(resolve, LEFT_MS));
+  const left = snapshot(server);
   await server.shutdown({ graceMs: 1000 });
   const both = (f: (s: Snapshot) => string) => `${f(end)} → ${f(after)}`;
   const count = (n: number) => n.toLocaleString("en");
   const grew = (n: number) => `${n >= 0 ? "+" : "−"}${Math.abs(n / MiB).toFixed(1)}`;
-  return `| ${name} | ${saw} | ${both((s) => count(s.streams))} | ${both((s) => count(s.sockets - base.sockets))} | ${both((s) => `${s.resources >= base.resources ? "+" : "−"}${Math.abs(s.resources - base.resources)}`)} | ${both((s) => grew(s.heap - base.heap))} | ${both((s) => grew(s.rss - base.rss))} | ${fresh} |`;
+  return `| ${name} | ${saw} | ${both((s) => count(s.streams))} | ${both((s) => count(s.sockets - base.sockets))} | ${both((s) => `${s.resources >= base.resources ? "+" : "−"}${Math.abs(s.resources - base.resources)}`)} | ${both((s) => grew(s.heap - base.heap))} | ${both((s) => grew(s.rss - base.rss))} | ${fresh} | ${count(left.streams)} calls, ${count(left.sockets - base.sockets)} sockets |`;
 }
 
 const only = process.argv[2];
 const names = (Object.keys(ATTACKS) as AttackName[]).filter((name) => only === undefined || name.includes(only));
 console.log(
-  `resources a leaksafe server holds at the end of each attack → ${SETTLE_MS / 1000} s later, after its limits ran (idleTimeoutMs ${LIMITS.idleTimeoutMs}, timeoutMs ${LIMITS.timeoutMs}, sendTimeoutMs ${LIMITS.sendTimeoutMs}); attacker in another process, holding its connections until the fresh call is made`,
+  `resources a leaksafe server holds at the end of each attack → ${SETTLE_MS / 1000} s later, after its limits ran (idleTimeoutMs ${LIMITS.idleTimeoutMs}, timeoutMs ${LIMITS.timeoutMs}, sendTimeoutMs ${LIMITS.sendTimeoutMs}); attacker in another process, holding its connections until the fresh call is made, then exiting`,
 );
 console.log(
-  "| attack | what the attacker saw | calls in the registry | server sockets | active resources | heap growth, MiB | RSS growth, MiB | fresh call served |",
+  "| attack | what the attacker saw | calls in the registry | server sockets | active resources | heap and external memory growth, MiB | RSS growth, MiB | fresh call served | left 1 s after the attacker exited |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|");
 for (const name of names) {
   console.log(await run(name));
 }
