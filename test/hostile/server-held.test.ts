@@ -138,30 +138,35 @@ function captureLogs(): { lines: string[]; stop(): void } {
 
 // 1. Slowloris on the streaming methods: a message dribbled slower than the
 // idle limit, or headers and then nothing, is idle (a partial message is not
-// a message); whole messages just inside the idle limit meet the total one.
-const SLOW: StreamLimits = { idleTimeoutMs: 300, timeoutMs: 1500 };
+// a message); whole messages well inside the idle limit meet the total one.
+// Each test's other limit is far enough away that a loaded machine cannot
+// make it fire first.
+const IDLE: StreamLimits = { idleTimeoutMs: 300, timeoutMs: 60_000 };
+const TOTAL: StreamLimits = { idleTimeoutMs: 1000, timeoutMs: 1500 };
+/** The slow client's pace: a tenth of TOTAL's idle limit. */
+const EVERY_MS = 100;
 for (const [kind, path] of [
   ["upload", PATHS.upload],
   ["converse", PATHS.converse],
 ] as const) {
   for (const how of ["dribbled-message", "headers-only"] as const) {
     test(`slowloris on ${kind}, ${how}: the idle limit ends it with DEADLINE_EXCEEDED`, async () => {
-      await underAttack(SLOW, async (port, { server }) => {
-        const attack = slowloris(port, path, how, 100);
+      await underAttack(IDLE, async (port, { server }) => {
+        const attack = slowloris(port, path, how, EVERY_MS);
         await eventually(() => server.activeStreams().some((c) => c.method === path), "the call in the registry");
         const answer = await attack;
         assert.equal(answer.status, Status.DEADLINE_EXCEEDED, `${answer.status}: ${answer.message}`);
         assert.match(answer.message ?? "", /idleTimeoutMs/);
-        assertFiredOnTime(answer.elapsedMs, SLOW.idleTimeoutMs as number, "the idle limit");
+        assertFiredOnTime(answer.elapsedMs, IDLE.idleTimeoutMs as number, "the idle limit");
       });
     });
   }
-  test(`slowloris on ${kind}, a message every third of the idle limit: the total limit ends it`, async () => {
-    await underAttack(SLOW, async (port) => {
-      const answer = await slowloris(port, path, "slow-messages", 100);
+  test(`slowloris on ${kind}, a message every tenth of the idle limit: the total limit ends it`, async () => {
+    await underAttack(TOTAL, async (port) => {
+      const answer = await slowloris(port, path, "slow-messages", EVERY_MS);
       assert.equal(answer.status, Status.DEADLINE_EXCEEDED, `${answer.status}: ${answer.message}`);
       assert.match(answer.message ?? "", /deadline/);
-      assertFiredOnTime(answer.elapsedMs, SLOW.timeoutMs as number, "the total limit");
+      assertFiredOnTime(answer.elapsedMs, TOTAL.timeoutMs as number, "the total limit");
     });
   });
 }
