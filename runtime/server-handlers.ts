@@ -28,7 +28,7 @@ import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
 import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
-import { releaseAfterStatus, resetStream } from "./server-reset.js";
+import { releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -204,12 +204,18 @@ function respondOnce(result: unknown, { life, context, record }: Begun, callback
  * END_STREAM (see end-barrier.ts).
  */
 function receiveRequests(call: SurfaceCall & Readable, { life, record }: Begun): Receiver<unknown> {
-  const confirm = (receiver: ConfirmableEnd): void =>
+  const confirm = (receiver: ConfirmableEnd): void => {
+    const cut = requestCutShort(call);
+    if (cut !== undefined) {
+      life.fail(new RpcError(Status.INTERNAL, cut));
+      return;
+    }
     confirmEndOfStream(
       call,
       () => receiver.endConfirmed(),
       () => confirmAfterDelay(receiver),
     );
+  };
   return new Receiver(call, life, record, NO_OWNER, confirm);
 }
 

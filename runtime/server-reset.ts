@@ -23,15 +23,47 @@ export function resetStream(call: object): void {
  * under a server intercepting call, or undefined if a grpc-js release moved it.
  */
 export function findHttp2Stream(call: object): Http2Stream | undefined {
+  return findBaseCall(call)?.stream;
+}
+
+/** grpc-js's innermost server call: the one that owns the HTTP/2 stream and the message decoder. */
+interface BaseCall {
+  stream: Http2Stream;
+  decoder?: { readState?: unknown; readMessageSize?: unknown; readMessageRemaining?: unknown };
+}
+
+function findBaseCall(call: object): BaseCall | undefined {
   let current: unknown = (call as { call?: unknown }).call ?? call;
   for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    const candidate = (current as { stream?: unknown }).stream;
-    if (isHttp2Stream(candidate)) {
-      return candidate;
+    if (isHttp2Stream((current as { stream?: unknown }).stream)) {
+      return current as BaseCall;
     }
     current = (current as { nextCall?: unknown }).nextCall;
   }
   return undefined;
+}
+
+/**
+ * Why a request stream that has ended was cut short inside a message, or
+ * undefined when it ended between messages. grpc-js drops the bytes of a
+ * message left unfinished at END_STREAM, so the end would look normal; this
+ * reads its decoder's state (the private `decoder.readState`: 0 between
+ * messages, 1 in the 5-byte prefix, 2 in the message). If a release moves
+ * it, nothing is reported, and the truncation tests fail loudly.
+ */
+export function requestCutShort(call: object): string | undefined {
+  const decoder = findBaseCall(call)?.decoder;
+  switch (decoder?.readState) {
+    case 1:
+      return "the request stream ended inside a message's 5-byte length prefix";
+    case 2: {
+      const size = Number(decoder.readMessageSize);
+      const got = size - Number(decoder.readMessageRemaining);
+      return `the request stream ended inside a message: ${got} of its ${size} bytes arrived`;
+    }
+    default:
+      return undefined;
+  }
 }
 
 function isHttp2Stream(value: unknown): value is Http2Stream {

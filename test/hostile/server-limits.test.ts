@@ -2,19 +2,30 @@
  * A leaksafe server against hostile clients that hold streams open without
  * ever letting a handler run or finish (issue 15, server points 1–3). Each
  * stream must show in `activeStreams()` while it is open and end by the
- * server's own limits; then nothing is left behind.
+ * server's own limits, and a request cut short must never look like a
+ * normal end; then nothing is left behind.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
-import { PostRequest, PostResponse, RoomEvent, WatchRequest } from "../../generated-example/example/v1/chat.js";
+import {
+  ChatMessage,
+  PostRequest,
+  PostResponse,
+  RoomEvent,
+  UploadChunk,
+  UploadSummary,
+  WatchRequest,
+} from "../../generated-example/example/v1/chat.js";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { eventually, unimplemented } from "../e2e/harness.js";
 import { assertFiredOnTime } from "../support/bounds.js";
 import { connectRaw, type RawClient } from "./raw-client.js";
+import { grpcFrame } from "./raw-server.js";
 
 const DEADLINE_EXCEEDED = "4";
+const INTERNAL = "13";
 
 /** A Chat server whose handlers answer at once, with `limits`, and a raw client to it. */
 async function serve(
@@ -28,6 +39,18 @@ async function serve(
       post: async (request) => PostResponse.create({ revision: request.text.length }),
       async *watch() {
         yield RoomEvent.create({ revision: 1 });
+      },
+      async upload(chunks) {
+        let bytes = 0;
+        for await (const chunk of chunks) {
+          bytes += chunk.data.length;
+        }
+        return UploadSummary.create({ bytes });
+      },
+      async *converse(messages) {
+        for await (const message of messages) {
+          yield message;
+        }
       },
     },
     limits,
@@ -111,3 +134,35 @@ test("a stream waiting for its request when shutdown begins ends with the shutdo
   assert.deepEqual(report.forced, []);
   await done();
 });
+
+const cuts = [
+  {
+    what: "10 of a message's 100 bytes",
+    bytes: grpcFrame(new Uint8Array(10), { length: 100 }),
+    says: /10 of its 100 bytes/,
+  },
+  { what: "3 bytes of a length prefix", bytes: Buffer.from([0, 0, 0]), says: /5-byte length prefix/ },
+];
+const streamed = [
+  {
+    path: "/example.v1.Chat/Upload",
+    whole: UploadChunk.encode(UploadChunk.create({ data: new Uint8Array(8) })).finish(),
+  },
+  { path: "/example.v1.Chat/Converse", whole: ChatMessage.encode(ChatMessage.create({ text: "whole" })).finish() },
+];
+for (const { path, whole } of streamed) {
+  for (const { what, bytes, says } of cuts) {
+    test(`${path}: a whole message, then ${what} and END_STREAM, is INTERNAL, never a normal end`, async () => {
+      const { server, raw, done } = await serve({});
+      const stream = raw.open(path);
+      stream.writeMessage(whole);
+      stream.writeBytes(bytes);
+      stream.end();
+      const outcome = await stream.outcome;
+      assert.equal(outcome.status, INTERNAL, `INTERNAL, not status ${outcome.status}: ${outcome.message}`);
+      assert.match(outcome.message ?? "", says);
+      assert.equal(server.activeStreams().length, 0);
+      await done();
+    });
+  }
+}
