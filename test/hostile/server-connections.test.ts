@@ -177,14 +177,22 @@ test("a connection left by a client that aborted a call and closed at once is cl
  * connecting; it fails after 10 s (a hang guard) if the server's socket
  * stays open.
  */
-async function silentPeer(port: number): Promise<{ closed: Promise<number> }> {
+async function silentPeer(port: number): Promise<{ closed: Promise<number>; readonly goaway: boolean }> {
   const connectedAt = Date.now();
   const socket = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
   socket.on("error", () => {});
   await once(socket, "connect");
   socket.write(Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"));
   socket.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]));
-  socket.resume();
+  let goaway = false;
+  let pending = Buffer.alloc(0);
+  socket.on("data", (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+      goaway ||= pending[3] === 0x7;
+      pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+    }
+  });
   const ping = Buffer.from([0, 0, 8, 6, 0, 0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
   let probe: NodeJS.Timeout | undefined;
   socket.once("end", () => {
@@ -202,7 +210,12 @@ async function silentPeer(port: number): Promise<{ closed: Promise<number> }> {
       resolve(Date.now() - connectedAt);
     });
   });
-  return { closed };
+  return {
+    closed,
+    get goaway() {
+      return goaway;
+    },
+  };
 }
 
 test("shutdown closes the socket of an idle peer that ignores GOAWAY, within the grace", async () => {
@@ -215,6 +228,10 @@ test("shutdown closes the socket of an idle peer that ignores GOAWAY, within the
   const report = await server.shutdown({ graceMs });
   assert.ok(report.durationMs <= graceMs + HEADROOM * 10, `shutdown took ${report.durationMs} ms, grace ${graceMs} ms`);
   await Promise.all(peers.map((peer) => peer.closed));
+  assert.ok(
+    peers.every((peer) => peer.goaway),
+    "each peer was sent GOAWAY",
+  );
   // The peers never close their own side: only the server can have freed these sockets.
   await leaks.assertNoLeaks();
 });
@@ -229,6 +246,7 @@ test("an idle connection is closed after idleConnectionMs, or grpcOptions' grpc.
     const peer = await silentPeer(port);
     const tookMs = await peer.closed;
     assertFiredOnTime(tookMs, 200, `the idle connection limit with ${JSON.stringify(options)}`);
+    assert.ok(peer.goaway, "the peer was sent GOAWAY first");
     await done();
   }
 });
