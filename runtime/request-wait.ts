@@ -92,7 +92,9 @@ export class RequestWaits {
         this.handing.delete(metadata);
         if (!handedOver) {
           call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
-          releaseAfterStatus(call);
+          if (this.scope.stopping === undefined) {
+            releaseAfterStatus(call); // shutdown closes every session itself
+          }
         }
       });
       refuseIfStopping(this.scope, opened);

@@ -28,7 +28,7 @@ import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
 import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
-import { releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
+import { findHttp2Stream, releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -91,7 +91,10 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
     if (!over) {
       context.sendHeader();
       end(toStatus(error, context), error);
-      releaseAfterStatus(call);
+      // A peer still sending would hold the stream open; shutdown closes every session itself.
+      if (setup.method.kind !== "unary" && setup.method.kind !== "server-streaming" && scope.stopping === undefined) {
+        releaseAfterStatus(call);
+      }
     }
   });
   refuseIfStopping(scope, opened);
@@ -131,21 +134,23 @@ function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | un
 
 function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {
   return (call, callback) => {
-    const begun = begin(setup, call, (status) => callback(status));
+    const reply = new UnaryReply(call, callback);
+    const begun = begin(setup, call, reply.fail);
     if (begun.life.ended) return;
     countIn(begun.record, call.request);
     startTimer(setup, begun, undefined);
-    respondOnce(invoke(setup.handler, call.request, begun.context), begun, callback);
+    respondOnce(invoke(setup.handler, call.request, begun.context), begun, reply);
   };
 }
 
 function adaptClientStreaming(setup: Setup): handleClientStreamingCall<unknown, unknown> {
   return (call, callback) => {
-    const begun = begin(setup, call, (status) => callback(status));
+    const reply = new UnaryReply(call, callback);
+    const begun = begin(setup, call, reply.fail);
     if (begun.life.ended) return;
     const requests = receiveRequests(call, begun);
     startTimer(setup, begun, requests);
-    respondOnce(invoke(setup.handler, requests, begun.context), begun, callback);
+    respondOnce(invoke(setup.handler, requests, begun.context), begun, reply);
   };
 }
 
@@ -184,15 +189,58 @@ function endStream(call: SurfaceCall & Writable): (status: ServerErrorResponse, 
   };
 }
 
-/** Answers a unary-response call with the handler's result, unless the call already ended. */
-function respondOnce(result: unknown, { life, context, record }: Begun, callback: sendUnaryData<unknown>): void {
+/**
+ * How a unary-response call answers: through grpc-js's callback until the
+ * response is handed over; after that, a failure can only reset the stream,
+ * since grpc-js already holds the status.
+ */
+class UnaryReply {
+  private sent = false;
+
+  constructor(
+    readonly call: SurfaceCall,
+    private readonly callback: sendUnaryData<unknown>,
+  ) {}
+
+  readonly fail = (status: ServerErrorResponse): void => {
+    if (this.sent) {
+      resetStream(this.call);
+    } else {
+      this.callback(status);
+    }
+  };
+
+  send(response: unknown, trailer: ReturnType<CallContext["trailerIfAny"]>): void {
+    this.sent = true;
+    this.callback(null, response, trailer);
+  }
+}
+
+/**
+ * Answers a unary-response call with the handler's result, unless the call
+ * already ended. The call stays open, in the registry and under its total
+ * and send deadlines, until the peer has taken the response's last byte:
+ * grpc-js asks for the trailers ('wantTrailers') only then. A peer that
+ * grants no flow-control window has the stream reset when a deadline passes.
+ */
+function respondOnce(result: unknown, begun: Begun, reply: UnaryReply): void {
+  const { life, context, record } = begun;
   Promise.resolve(result).then(
     (response) => {
-      if (life.finish()) {
-        countOut(record, response);
-        context.sendHeader();
-        callback(null, response, context.trailerIfAny());
+      if (life.ended) {
+        return;
       }
+      countOut(record, response);
+      context.sendHeader();
+      reply.send(response, context.trailerIfAny());
+      const stream = findHttp2Stream(reply.call);
+      if (stream === undefined || stream.closed) {
+        life.finish();
+        return;
+      }
+      stream.once("wantTrailers", () => life.finish());
+      record.sendBlockedSince = Date.now();
+      begun.timer?.sendBlocked();
     },
     (error: unknown) => life.fail(RpcError.from(error)),
   );

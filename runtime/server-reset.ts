@@ -77,7 +77,8 @@ function isHttp2Stream(value: unknown): value is Http2Stream {
 
 /**
  * Closes a server stream with RST_STREAM (NO_ERROR) when its status went out
- * as a trailers-only response, so that a peer that never half-closes cannot
+ * as a trailers-only response and the peer has not ended its request stream,
+ * so that a peer that never half-closes cannot
  * hold a stream whose call has ended; the gRPC protocol allows this. The
  * reset queues behind the status, so the peer reads the status first.
  *
@@ -91,6 +92,7 @@ export function releaseAfterStatus(call: object): void {
     stream !== undefined &&
     !stream.closed &&
     !stream.destroyed &&
+    !stream.readableEnded &&
     stream.headersSent &&
     stream.sentHeaders[GRPC_STATUS] !== undefined
   ) {

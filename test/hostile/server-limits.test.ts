@@ -6,6 +6,7 @@
  * normal end; then nothing is left behind.
  */
 import assert from "node:assert/strict";
+import { constants, type Settings } from "node:http2";
 import { test } from "node:test";
 import { createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
@@ -30,6 +31,7 @@ const INTERNAL = "13";
 /** A Chat server whose handlers answer at once, with `limits`, and a raw client to it. */
 async function serve(
   limits: ServiceLimits,
+  settings: Settings = {},
 ): Promise<{ server: LeaksafeServer; raw: RawClient; done(): Promise<void> }> {
   const leaks = createLeakChecker();
   const server = createServer().add(
@@ -45,7 +47,7 @@ async function serve(
         for await (const chunk of chunks) {
           bytes += chunk.data.length;
         }
-        return UploadSummary.create({ bytes });
+        return UploadSummary.create({ bytes, name: "x".repeat(1 << 20) });
       },
       async *converse(messages) {
         for await (const message of messages) {
@@ -57,7 +59,7 @@ async function serve(
   );
   const port = await server.listen("127.0.0.1:0");
   leaks.track({ registries: [server] });
-  const raw = await connectRaw(port);
+  const raw = await connectRaw(port, settings);
   return {
     server,
     raw,
@@ -161,6 +163,38 @@ for (const { path, whole } of streamed) {
       const outcome = await stream.outcome;
       assert.equal(outcome.status, INTERNAL, `INTERNAL, not status ${outcome.status}: ${outcome.message}`);
       assert.match(outcome.message ?? "", says);
+      assert.equal(server.activeStreams().length, 0);
+      await done();
+    });
+  }
+}
+
+const unread = [
+  { what: "a unary response, to a peer that grants no window", path: "/example.v1.Chat/Post", window: 0 },
+  { what: "a 1 MiB Upload response, to a peer that never reads", path: "/example.v1.Chat/Upload", window: 65_535 },
+];
+for (const { what, path, window } of unread) {
+  for (const limit of ["sendTimeoutMs", "timeoutMs"] as const) {
+    test(`${what}: 50 calls stay listed until ${limit} resets them`, async () => {
+      const limitMs = 300;
+      const { server, raw, done } = await serve({ sendTimeoutMs: 0, [limit]: limitMs }, { initialWindowSize: window });
+      const startedAt = Date.now();
+      const streams = Array.from({ length: 50 }, () => {
+        const stream = raw.open(path, { read: false });
+        stream.writeMessage(new Uint8Array(0));
+        stream.end();
+        return stream;
+      });
+      await eventually(
+        () => server.activeStreams().filter((call) => call.sendBlockedSince !== undefined).length === 50,
+        "all 50 calls are listed, waiting for the peer to take their response",
+      );
+      const outcomes = await Promise.all(streams.map((stream) => stream.outcome));
+      assertFiredOnTime(Date.now() - startedAt, limitMs, `${limit} on ${what}`);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.rstCode, constants.NGHTTP2_CANCEL, "the stream was reset");
+        assert.equal(outcome.status, undefined, "no status reached a peer that took nothing");
+      }
       assert.equal(server.activeStreams().length, 0);
       await done();
     });
