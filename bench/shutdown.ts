@@ -65,7 +65,8 @@ async function shutdownWith(size: number, load: Load): Promise<{ durationMs: num
     stdio: "inherit",
   });
   const exited = new Promise((resolve) => child.once("exit", resolve));
-  while (server.activeStreams().length < size) {
+  // A call is listed from its HEADERS; it counts once its handler has its request.
+  while (server.activeStreams().filter((call) => call.messagesIn > 0).length < size) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const report = await server.shutdown({ graceMs: GRACE_MS });
