@@ -9,6 +9,9 @@ import { BenchService } from "../generated-example/bench/v1/bench_leaksafe.js";
 const payloads = new Map<number, Payload>();
 
 const server = createServer().add(BenchService, {
+  async echo(payload) {
+    return payload;
+  },
   async *flood(request) {
     let payload = payloads.get(request.size);
     if (payload === undefined) {

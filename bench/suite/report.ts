@@ -37,6 +37,8 @@ export interface RunInfo {
   codegen: string[];
   /** bench/shutdown.ts's output (a Markdown table after a title line), when it ran. */
   shutdown?: string[] | undefined;
+  /** bench/short-calls.ts's output (a Markdown table after a title line), when it ran. */
+  shortCalls?: string[] | undefined;
   /** bench/hostile.ts's output (a Markdown table after a title line), when it ran. */
   hostile?: string[] | undefined;
 }
@@ -119,6 +121,10 @@ export function writeResults(path: string, measurements: Measurement[], run: Run
   if (run.shutdown !== undefined && run.shutdown.length > 0) {
     const [title = "", ...table] = run.shutdown;
     lines.push("## Shutdown under load", "", `\`bench/shutdown.ts\`: ${title}.`, "", ...table, "");
+  }
+  if (run.shortCalls !== undefined && run.shortCalls.length > 0) {
+    const [title = "", ...table] = run.shortCalls;
+    lines.push("## Short calls", "", `\`bench/short-calls.ts\`: ${title}.`, "", ...table, "");
   }
   if (run.hostile !== undefined && run.hostile.length > 0) {
     const [title = "", ...table] = run.hostile;

@@ -269,6 +269,14 @@ if (!quick) {
   shutdown = r.stdout.trim().split("\n");
 }
 
+let shortCalls: string[] = [];
+if (!quick) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/short-calls.ts"), String(RUNS)], {
+    encoding: "utf8",
+  });
+  shortCalls = r.stdout.trim().split("\n");
+}
+
 let hostile: string[] = [];
 if (!quick) {
   const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/hostile.ts")], { encoding: "utf8" });
@@ -296,6 +304,7 @@ const info = {
   profile: cliffProfile,
   codegen,
   shutdown,
+  shortCalls,
   hostile,
 };
 saveRun(join(ROOT, "bench/results.json"), measurements, info);

@@ -1,11 +1,15 @@
 /**
  * One peer's bench server, in its own process: `server.ts PEER` prints the
  * port. Every peer serves the same four methods the same way:
- * Flood (count × size), PingPong (echo), Sink (count), Idle (nothing, until cancelled).
+ * Echo (one answer), Flood (count × size), PingPong (echo), Sink (count),
+ * Idle (nothing, until cancelled). With an IPC channel (bench/short-calls.ts),
+ * it answers "heap" with its heap in use after a full GC.
  */
 import { once } from "node:events";
 import { createServer as createHttp2Server } from "node:http2";
 import { join } from "node:path";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import * as grpc from "@grpc/grpc-js";
 import { createServer } from "leaksafe";
@@ -13,6 +17,7 @@ import { createServer as createNiceServer } from "nice-grpc";
 import { BenchService } from "../../generated-example/bench/v1/bench_leaksafe.js";
 import { GEN } from "./generate.js";
 
+setFlagsFromString("--expose-gc");
 const peer = process.argv[2];
 const payloads = new Map<number, { data: Uint8Array }>();
 const payload = (size: number) => {
@@ -26,6 +31,9 @@ const payload = (size: number) => {
 
 /** Idiomatic async-iterable handlers, shared by the peers whose servers take them. */
 const iterableHandlers = {
+  async echo(request: { data: Uint8Array }) {
+    return request;
+  },
   async *flood(request: { count: number; size: number }) {
     const p = payload(request.size);
     for (let i = 0; i < request.count; i++) yield p;
@@ -45,6 +53,9 @@ const iterableHandlers = {
 
 /** grpc-js callback handlers, for raw grpc-js and ts-proto's stubs. */
 const callbackHandlers = {
+  echo(call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) {
+    callback(null, call.request);
+  },
   async flood(call: grpc.ServerWritableStream<{ count: number; size: number }, unknown>) {
     const p = payload(call.request.size);
     for (let i = 0; i < call.request.count && !call.cancelled; i++) {
@@ -109,3 +120,14 @@ if (peer === "grpc-js") {
   throw new Error(`unknown peer ${peer}`);
 }
 console.log(port);
+
+if (process.send !== undefined) {
+  const gc = runInNewContext("gc") as () => void;
+  process.on("message", (message) => {
+    if (message === "heap") {
+      gc();
+      gc();
+      process.send?.(process.memoryUsage().heapUsed);
+    }
+  });
+}

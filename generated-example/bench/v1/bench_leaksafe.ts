@@ -8,6 +8,20 @@ import { FloodRequest, Payload, SinkSummary } from "./bench.js";
 
 /** Bench is served in one process and called from another. */
 export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>()({
+  /** Echo answers one payload with the same payload. */
+  echo: {
+    path: "/bench.v1.Bench/Echo",
+    requestStream: false,
+    responseStream: false,
+    requestSerialize: $leaksafe.serializer(Payload),
+    requestDeserialize: $leaksafe.deserializer(Payload),
+    responseSerialize: $leaksafe.serializer(Payload),
+    responseDeserialize: $leaksafe.deserializer(Payload),
+    originalName: "Echo",
+    kind: "unary",
+    idempotency: "unknown",
+    policy: {},
+  },
   /** Flood streams `count` payloads of `size` bytes each. */
   flood: {
     path: "/bench.v1.Bench/Flood",
@@ -68,6 +82,8 @@ export const BenchService = $leaksafe.defineService<BenchImplementation, BenchCl
 
 /** What a server implements for bench.v1.Bench. Pass it to `server.add(BenchService, implementation)`. */
 export interface BenchImplementation {
+  /** Echo answers one payload with the same payload. */
+  echo(request: Payload, context: $leaksafe.ServerContext): Promise<Payload>;
   /** Flood streams `count` payloads of `size` bytes each. */
   flood(request: FloodRequest, context: $leaksafe.ServerContext): AsyncIterable<Payload>;
   /** PingPong answers every payload with the same payload. */
@@ -80,6 +96,8 @@ export interface BenchImplementation {
 
 /** A client of bench.v1.Bench, made by `createClient(BenchService, address)`. */
 export interface BenchClient extends $leaksafe.ClientBase {
+  /** Echo answers one payload with the same payload. */
+  echo(request: Payload, options?: $leaksafe.CallOptions): Promise<Payload>;
   /** Flood streams `count` payloads of `size` bytes each. */
   flood(request: FloodRequest, options?: $leaksafe.ServerStreamCallOptions<FloodRequest, Payload>): AsyncIterable<Payload>;
   /** PingPong answers every payload with the same payload. */
