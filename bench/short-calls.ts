@@ -69,10 +69,11 @@ function rawCalls(port: number): ShortCalls {
     string,
     (...args: unknown[]) => grpc.ClientReadableStream<unknown> & grpc.ClientWritableStream<unknown>
   >;
+  // Done at the status, as a leaksafe call is: 'end' can come before it.
   const ended = (stream: NodeJS.EventEmitter) =>
     new Promise<void>((resolve, reject) => {
       stream.on("data", () => undefined);
-      stream.once("end", resolve);
+      stream.once("status", () => resolve());
       stream.once("error", reject);
     });
   const unaryCall = (method: string, request?: unknown) =>
