@@ -14,6 +14,7 @@ import {
   callUnary,
   closedInFlight,
 } from "./client-calls.js";
+import { guardChannel } from "./client-internals.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -93,6 +94,7 @@ export function createClient<S extends ServiceDescriptor>(
   // The guard goes last, innermost: it sees the channel's status first.
   channelOptions.interceptors = [...(options.interceptors ?? channelOptions.interceptors ?? []), guardResponses];
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
+  guardChannel(channel);
   const registry = new Registry(options.hooks);
   const target: ChannelCall = {
     channel,

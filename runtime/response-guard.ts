@@ -19,7 +19,10 @@ import { isStatusCode } from "./rpc-error.js";
  * The status a call ends with, made valid:
  * - a code that is not an integer from 0 to 16 (grpc-js reads `grpc-status`
  *   with `Number()`, so `abc` is NaN and `99` stays 99) becomes `UNKNOWN`,
- *   with the value grpc-js read in the message;
+ *   with the value grpc-js read in the message. The header itself is checked
+ *   before grpc-js reads it (see client-internals.ts), which also catches
+ *   `""` and `0x0`, read as 0; this check catches the rest, such as a code
+ *   a user's interceptor made up;
  * - no code at all (grpc-js fails a response it cannot decode, such as a
  *   compressed message with no `grpc-encoding`, with a bare Error) becomes
  *   `INTERNAL`;

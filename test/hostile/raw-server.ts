@@ -19,6 +19,8 @@ export interface RawCall {
   writeMessage(payload: Uint8Array, options?: { compressed?: boolean; length?: number }): void;
   /** Sends trailers and ends the stream; `grpc-status` is written as given, not checked. */
   trail(trailers: http2.OutgoingHttpHeaders): void;
+  /** Answers with one HEADERS frame that ends the stream: `:status 200`, `content-type` and `trailers`. */
+  trailersOnly(trailers: http2.OutgoingHttpHeaders): void;
 }
 
 export interface RawServer {
@@ -67,6 +69,9 @@ export async function startRawServer(script: (call: RawCall) => void | Promise<v
       trail(trailers) {
         stream.once("wantTrailers", () => stream.sendTrailers(trailers));
         stream.end();
+      },
+      trailersOnly(trailers) {
+        stream.respond({ ":status": 200, "content-type": "application/grpc", ...trailers }, { endStream: true });
       },
     };
     void Promise.resolve(script(call)).catch((error: unknown) => stream.destroy(error as Error));

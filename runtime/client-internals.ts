@@ -1,0 +1,151 @@
+/**
+ * Every reach of a leaksafe client into grpc-js's internals, and into Node's
+ * HTTP/2 internals under them, in one file (issue 18 gathers all of them
+ * into one adapter). Each reach names the private field or behaviour it
+ * relies on. If one is missing in a grpc-js or Node release, that check is
+ * skipped and the client works as plain grpc-js would, never crashing;
+ * {@link missingClientInternals} names what was missing, and the
+ * hostile-peer tests fail loudly.
+ *
+ * What it adds to each call, per HTTP/2 stream and never per message:
+ * - a `grpc-status` that is not a decimal code from 0 to 16 becomes
+ *   `UNKNOWN` before grpc-js reads it (grpc-js reads it with `Number()`, so
+ *   `""` and `0x0` were an OK).
+ */
+
+import { type ClientHttp2Stream, constants, type IncomingHttpHeaders } from "node:http2";
+import type { Client } from "@grpc/grpc-js";
+import { Status } from "./rpc-error.js";
+
+const missing = new Set<string>();
+
+/**
+ * The internals this process looked for and did not find, by name; empty
+ * when every check is in place. The hostile-peer tests assert it is empty.
+ */
+export function missingClientInternals(): string[] {
+  return [...missing];
+}
+
+/**
+ * Installs the checks on every call of a grpc-js client's channel. A channel
+ * that is not grpc-js's own (a `channelOverride`) is left as it is.
+ *
+ * Relies on: `ChannelImplementation.internalChannel` (private), the
+ * `InternalChannel` behind a `Client`, and its method
+ * `createLoadBalancingCall`, through which grpc-js's `RetryingCall` makes
+ * every attempt of every call. The wrapper is an own property of this
+ * channel's object: other channels in the process are untouched.
+ */
+export function guardChannel(client: Client): void {
+  const internal = (client.getChannel() as { internalChannel?: unknown }).internalChannel as
+    | { createLoadBalancingCall?: unknown }
+    | undefined;
+  const create = internal?.createLoadBalancingCall;
+  if (internal === undefined || typeof create !== "function") {
+    missing.add("ChannelImplementation.internalChannel.createLoadBalancingCall");
+    return;
+  }
+  internal.createLoadBalancingCall = function createGuardedCall(this: unknown, ...args: unknown[]): unknown {
+    const call: unknown = create.apply(this, args);
+    if (typeof call === "object" && call !== null) {
+      watchChild(call);
+    }
+    return call;
+  };
+}
+
+/**
+ * Catches the moment grpc-js opens an attempt's HTTP/2 stream: a
+ * `LoadBalancingCall` stores its `Http2SubchannelCall` in its private field
+ * `child` (null until the pick completes), synchronously after
+ * `session.request()`, so no response event can have fired yet. The field
+ * becomes an accessor until that store, then a plain field again, so the
+ * message path reads an ordinary property.
+ */
+function watchChild(call: object): void {
+  if (!("child" in call)) {
+    missing.add("LoadBalancingCall.child");
+    return;
+  }
+  Object.defineProperty(call, "child", {
+    configurable: true,
+    enumerable: true,
+    get: () => null,
+    set(value: unknown) {
+      Object.defineProperty(call, "child", { value, writable: true, configurable: true, enumerable: true });
+      if (typeof value === "object" && value !== null) {
+        guardStream(value as SubchannelCall);
+      }
+    },
+  });
+}
+
+/** What this file uses of grpc-js's `Http2SubchannelCall`. */
+interface SubchannelCall {
+  /** Private: the Node stream the call reads and writes. */
+  http2Stream?: unknown;
+  /** Public on grpc-js's `SubchannelCall` interface: ends the call with this status unless one other than OK is set. */
+  cancelWithStatus(code: number, details: string): void;
+}
+
+function guardStream(call: SubchannelCall): void {
+  const stream = call.http2Stream;
+  if (!isClientStream(stream) || typeof call.cancelWithStatus !== "function") {
+    missing.add("Http2SubchannelCall.http2Stream");
+    return;
+  }
+  // Prepended, so that grpc-js's own listeners, added when it made the call,
+  // read the headers after the check.
+  stream.prependListener("response", checkTrailersOnly);
+  stream.prependListener("trailers", checkStatusHeader);
+}
+
+function isClientStream(value: unknown): value is ClientHttp2Stream {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as ClientHttp2Stream).prependListener === "function" &&
+    "rstCode" in value
+  );
+}
+
+function checkTrailersOnly(headers: IncomingHttpHeaders, flags: number): void {
+  if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+    checkStatusHeader(headers);
+  }
+}
+
+/** The gRPC spec's `grpc-status`: 1*DIGIT; and a code is at most 16. */
+const STATUS_DIGITS = /^[0-9]+$/;
+
+/**
+ * Rewrites, in place, trailers whose `grpc-status` is not a decimal code
+ * from 0 to 16 into `UNKNOWN` with a `grpc-message` that quotes the value
+ * sent, and the server's own message. Relies on grpc-js's
+ * `Http2SubchannelCall.handleTrailers` reading the same headers object
+ * (Node passes one object to every listener of 'trailers', and of
+ * 'response' for a trailers-only response), and decoding `grpc-message`
+ * with `decodeURI`, which reverses `encodeURI`.
+ */
+function checkStatusHeader(headers: IncomingHttpHeaders): void {
+  const raw: unknown = headers["grpc-status"];
+  if (raw === undefined || (typeof raw === "string" && STATUS_DIGITS.test(raw) && Number(raw) <= 16)) {
+    return;
+  }
+  const sent = Array.isArray(raw) ? raw.join(", ") : String(raw);
+  const message = headers["grpc-message"];
+  const said = typeof message === "string" && message !== "" ? `; its grpc-message: ${decodeMessage(message)}` : "";
+  headers["grpc-status"] = String(Status.UNKNOWN);
+  headers["grpc-message"] = encodeURI(
+    `the server sent a grpc-status that is not a decimal code from 0 to 16: ${JSON.stringify(sent)}${said}`,
+  );
+}
+
+function decodeMessage(message: string): string {
+  try {
+    return decodeURI(message);
+  } catch {
+    return message;
+  }
+}
