@@ -10,7 +10,9 @@
  * What it adds to each call, per HTTP/2 stream and never per message:
  * - a `grpc-status` that is not a decimal code from 0 to 16 becomes
  *   `UNKNOWN` before grpc-js reads it (grpc-js reads it with `Number()`, so
- *   `""` and `0x0` were an OK).
+ *   `""` and `0x0` were an OK);
+ * - a response stream that ends inside a message fails with `INTERNAL`
+ *   (grpc-js dropped the partial bytes and ended normally).
  */
 
 import { type ClientHttp2Stream, constants, type IncomingHttpHeaders } from "node:http2";
@@ -85,6 +87,8 @@ function watchChild(call: object): void {
 interface SubchannelCall {
   /** Private: the Node stream the call reads and writes. */
   http2Stream?: unknown;
+  /** Private: its `StreamDecoder`, whose private `readState` is 0 between messages, 1 in a length prefix, 2 in a message. */
+  decoder?: { readState?: unknown; readMessageSize?: unknown; readMessageRemaining?: unknown };
   /** Public on grpc-js's `SubchannelCall` interface: ends the call with this status unless one other than OK is set. */
   cancelWithStatus(code: number, details: string): void;
 }
@@ -96,9 +100,19 @@ function guardStream(call: SubchannelCall): void {
     return;
   }
   // Prepended, so that grpc-js's own listeners, added when it made the call,
-  // read the headers after the check.
+  // read the headers after the check and see the end after it.
   stream.prependListener("response", checkTrailersOnly);
   stream.prependListener("trailers", checkStatusHeader);
+  if (typeof call.decoder?.readState === "number") {
+    stream.prependOnceListener("end", () => {
+      const cut = responseCutShort(call);
+      if (cut !== undefined) {
+        call.cancelWithStatus(Status.INTERNAL, cut);
+      }
+    });
+  } else {
+    missing.add("Http2SubchannelCall.decoder.readState");
+  }
 }
 
 function isClientStream(value: unknown): value is ClientHttp2Stream {
@@ -147,5 +161,26 @@ function decodeMessage(message: string): string {
     return decodeURI(message);
   } catch {
     return message;
+  }
+}
+
+/**
+ * Why a response stream that has ended was cut short inside a message, or
+ * undefined when it ended between messages. At 'end' grpc-js has written
+ * every DATA frame to its decoder, which holds a partial message's bytes
+ * and would drop them.
+ */
+function responseCutShort(call: SubchannelCall): string | undefined {
+  const decoder = call.decoder;
+  switch (decoder?.readState) {
+    case 1:
+      return "the response stream ended inside a message's 5-byte length prefix";
+    case 2: {
+      const size = Number(decoder.readMessageSize);
+      const got = size - Number(decoder.readMessageRemaining);
+      return `the response stream ended inside a message: ${got} of its ${size} bytes arrived`;
+    }
+    default:
+      return undefined;
   }
 }

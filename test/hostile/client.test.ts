@@ -156,6 +156,39 @@ for (const [kind, call] of Object.entries({ post, upload })) {
   }
 }
 
+// 10. A response stream cut short inside a message, then status 0: grpc-js
+// dropped the partial bytes and ended normally.
+const cuts = {
+  "inside the length prefix": (c: RawCall) => c.stream.write(Buffer.from([0, 0, 0])),
+  "inside the message": (c: RawCall) => c.writeMessage(response(c.path), { length: response(c.path).length + 10 }),
+};
+for (const [where, cut] of Object.entries(cuts)) {
+  for (const [kind, call] of Object.entries(kinds)) {
+    test(`${kind}: a message cut short ${where}, then status 0, is INTERNAL`, async () => {
+      const { error } = await against((c) => {
+        c.respond();
+        cut(c);
+        c.trail({ "grpc-status": "0" });
+      }, call);
+      assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
+      assert.match(error.details, /the response stream ended inside a message/);
+    });
+  }
+}
+for (const [kind, call] of Object.entries({ watch, converse })) {
+  test(`${kind}: a whole message, then one cut short, then status 0, is INTERNAL`, async () => {
+    const { error, received } = await against((c) => {
+      c.respond();
+      c.writeMessage(response(c.path));
+      c.writeMessage(response(c.path), { length: 1000 });
+      c.trail({ "grpc-status": "0" });
+    }, call);
+    assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
+    assert.ok(received <= 1, `${received} messages before the error`);
+    assert.match(error.details, /inside a message: \d+ of its 1000 bytes arrived/);
+  });
+}
+
 // Last: every grpc-js and Node internal that the checks above rely on was found.
 test("every client internal the checks rely on is in place", () => {
   assert.deepEqual(missingClientInternals(), [], "grpc-js or Node moved an internal; see runtime/client-internals.ts");
