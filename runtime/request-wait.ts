@@ -6,7 +6,6 @@ import {
   type ServerInterceptor,
   ServerListenerBuilder,
 } from "@grpc/grpc-js";
-import { RELEASE } from "./call-lifecycle.js";
 import { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -23,7 +22,7 @@ export interface WaitSetup {
 
 /** A call opened at its HEADERS, waiting for its request; the handler's adapter takes it over. */
 export interface WaitingCall extends OpenedCall {
-  /** Stops the wait's own timer; the adapter's timer runs from now on. */
+  /** The adapter takes the call over; the wait's timer goes on as the call's own (no longer counting idleness). */
   takeOver(): void;
 }
 
@@ -83,7 +82,7 @@ export class RequestWaits {
       };
       const timer = new CallTimer(
         record,
-        { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: 0, deadline },
+        { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: setup.limits.sendTimeoutMs, deadline },
         receive,
         life,
       );
@@ -100,9 +99,9 @@ export class RequestWaits {
       refuseIfStopping(this.scope, opened);
       return {
         ...opened,
+        timer,
         takeOver() {
           handedOver = true;
-          timer[RELEASE]();
         },
       };
     };
@@ -131,7 +130,7 @@ export class RequestWaits {
               }
             })
             .withOnCancel(() => {
-              if (waiting !== undefined && !handedOver) {
+              if (waiting !== undefined && !handedOver && !waiting.life.ended) {
                 waiting.life.fail(cancelledByPeer(waiting.deadline));
               }
             })

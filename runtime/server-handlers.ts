@@ -67,7 +67,7 @@ interface Begun {
   record: LiveCall;
   /** The absolute deadline: the smaller of the client's and this server's own. */
   deadline: number;
-  timer?: CallTimer;
+  timer?: CallTimer | undefined;
 }
 
 /**
@@ -80,12 +80,16 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
   const { method, limits, scope } = setup;
   const opened =
     scope.takeWaiting(call.metadata) ?? openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
-  const { life, record, deadline } = opened;
+  const { life, record, deadline, timer } = opened;
   const context = new CallContext(call, life);
   let over = false;
+  // grpc-js emits 'cancelled' at the end of every call, so a call that has
+  // ended pays for no error (an RpcError captures a stack).
   call.once("cancelled", () => {
     over = true;
-    life.fail(cancelledByPeer(deadline));
+    if (!life.ended) {
+      life.fail(cancelledByPeer(deadline));
+    }
   });
   life.onFail((error) => {
     if (!over) {
@@ -98,7 +102,7 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
     }
   });
   refuseIfStopping(scope, opened);
-  return { life, context, record, deadline };
+  return { life, context, record, deadline, timer };
 }
 
 /** The status an error becomes: an RpcError's own, otherwise UNKNOWN with the message. */
@@ -122,6 +126,9 @@ function invoke(handler: Handler, input: unknown, context: CallContext): unknown
 /** A timer for the call's deadline, its idle deadline (while requests arrive) and its send deadline. */
 function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | undefined): void {
   const { life, record, deadline } = begun;
+  if (begun.timer !== undefined) {
+    return; // the request wait's timer, still running
+  }
   const timer = new CallTimer(
     record,
     { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: setup.limits.sendTimeoutMs, deadline },

@@ -1,5 +1,6 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
+import type { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -22,6 +23,8 @@ export interface OpenedCall {
   record: LiveCall;
   /** The absolute deadline: the smaller of the client's and this server's own. */
   deadline: number;
+  /** The call's one timer, when the call opened before its handler ran (request-wait.ts). */
+  timer?: CallTimer | undefined;
 }
 
 /**
