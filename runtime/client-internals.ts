@@ -101,11 +101,23 @@ function guardStream(call: SubchannelCall): void {
   }
   // Prepended, so that grpc-js's own listeners, added when it made the call,
   // read the headers after the check and see the end after it.
-  stream.prependListener("response", checkTrailersOnly);
-  stream.prependListener("trailers", checkStatusHeader);
+  let statusArrived = false;
+  stream.prependListener("response", (headers: IncomingHttpHeaders, flags: number) => {
+    if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+      statusArrived = true;
+      checkStatusHeader(headers);
+    }
+  });
+  stream.prependListener("trailers", (headers: IncomingHttpHeaders) => {
+    statusArrived = true;
+    checkStatusHeader(headers);
+  });
   if (typeof call.decoder?.readState === "number") {
+    // Only a stream that the server ended with a status is judged: one that
+    // it reset ends inside a message too (when its reader had stopped, say),
+    // and grpc-js reports that from the reset.
     stream.prependOnceListener("end", () => {
-      const cut = responseCutShort(call);
+      const cut = statusArrived ? responseCutShort(call) : undefined;
       if (cut !== undefined) {
         call.cancelWithStatus(Status.INTERNAL, cut);
       }
@@ -122,12 +134,6 @@ function isClientStream(value: unknown): value is ClientHttp2Stream {
     typeof (value as ClientHttp2Stream).prependListener === "function" &&
     "rstCode" in value
   );
-}
-
-function checkTrailersOnly(headers: IncomingHttpHeaders, flags: number): void {
-  if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
-    checkStatusHeader(headers);
-  }
 }
 
 /** The gRPC spec's `grpc-status`: 1*DIGIT; and a code is at most 16. */

@@ -5,6 +5,7 @@
  * and leave nothing behind.
  */
 import assert from "node:assert/strict";
+import { constants } from "node:http2";
 import { test } from "node:test";
 import { createClient, RpcError, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
@@ -186,6 +187,21 @@ for (const [kind, call] of Object.entries({ watch, converse })) {
     assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
     assert.ok(received <= 1, `${received} messages before the error`);
     assert.match(error.details, /inside a message: \d+ of its 1000 bytes arrived/);
+  });
+}
+
+// A stream reset inside a message is reported from the reset, as grpc-js
+// does, not as a message cut short: only a status is a claim that the
+// stream ended whole. (Node ends a reset stream's readable side too.)
+for (const [kind, call] of Object.entries({ watch, converse })) {
+  test(`${kind}: a message cut short, then RST_STREAM CANCEL, is CANCELLED`, async () => {
+    const { error } = await against((c) => {
+      c.respond();
+      c.writeMessage(response(c.path));
+      c.writeMessage(response(c.path), { length: 1000 });
+      setTimeout(() => c.stream.close(constants.NGHTTP2_CANCEL), 50);
+    }, call);
+    assert.equal(error.code, Status.CANCELLED, `${Status[error.code]}: ${error.details}`);
   });
 }
 
