@@ -4,7 +4,9 @@
  * exchange of one round trip. Each runs between raw grpc-js's client and
  * server, leaksafe's client and server, and the two mixed pairs, all in one
  * run, rounds alternating; the servers run in their own processes
- * (bench/suite/server.ts). Also each server's heap per open idle stream.
+ * (bench/suite/server.ts). Besides calls/s, the CPU time each side spent
+ * per call, which a busy machine disturbs less than the wall clock. Also each
+ * server's heap per open idle stream.
  * Prints a title line and a Markdown table of medians, with ratios to the
  * raw pair.
  *
@@ -139,6 +141,13 @@ async function startServer(side: Side): Promise<{ child: ChildProcess; port: num
   return { child, port: Number(data.toString()) };
 }
 
+/** The server process's CPU time so far, user and system, in µs. */
+async function serverCpu(child: ChildProcess): Promise<number> {
+  child.send("cpu");
+  const [used] = (await once(child, "message")) as [number];
+  return used;
+}
+
 async function serverHeap(child: ChildProcess): Promise<number> {
   child.send("heap");
   const [heap] = (await once(child, "message")) as [number];
@@ -171,7 +180,7 @@ const SCENARIOS = [
   { name: "server stream of 1 message", call: (c: ShortCalls) => c.serverStream(), concurrency: 1, latency: false },
   { name: "bidi, 1 round trip", call: (c: ShortCalls) => c.bidi(), concurrency: 1, latency: true },
 ];
-type Row = { rate: number[]; p50: number[]; p99: number[] };
+type Row = { rate: number[]; p50: number[]; p99: number[]; clientCpu: number[]; serverCpu: number[] };
 const results = new Map<string, Map<string, Row>>();
 for (const scenario of SCENARIOS) {
   const byPair = new Map<string, Row>();
@@ -183,16 +192,20 @@ for (const scenario of SCENARIOS) {
       ...pairs.slice(0, Math.max(0, round) % pairs.length),
     ];
     for (const pair of order) {
-      const result = await run(
-        () => scenario.call(clients.get(pair) as ShortCalls),
-        scenario.concurrency === 1 ? CALLS : CALLS * 5,
-        scenario.concurrency,
-      );
+      const server = servers[pair.endsWith("raw") ? "raw" : "leaksafe"].child;
+      const calls = scenario.concurrency === 1 ? CALLS : CALLS * 5;
+      const serverBefore = await serverCpu(server);
+      const clientBefore = process.cpuUsage();
+      const result = await run(() => scenario.call(clients.get(pair) as ShortCalls), calls, scenario.concurrency);
+      const clientUsed = process.cpuUsage(clientBefore);
+      const serverUsed = (await serverCpu(server)) - serverBefore;
       if (round < 0) continue; // warm-up
-      const row = byPair.get(pair) ?? { rate: [], p50: [], p99: [] };
+      const row = byPair.get(pair) ?? { rate: [], p50: [], p99: [], clientCpu: [], serverCpu: [] };
       row.rate.push(result.rate);
       row.p50.push(result.p50);
       row.p99.push(result.p99);
+      row.clientCpu.push((clientUsed.user + clientUsed.system) / calls);
+      row.serverCpu.push(serverUsed / calls);
       byPair.set(pair, row);
     }
   }
@@ -232,6 +245,19 @@ for (const [name, byPair] of results) {
   console.log(
     `| ${name} | ${cell("raw→raw")} | ${cell("leaksafe→leaksafe")} | ${cell("leaksafe→raw")} | ${cell("raw→leaksafe")} |`,
   );
+  for (const [side, key] of [
+    ["client", "clientCpu"],
+    ["server", "serverCpu"],
+  ] as const) {
+    const baseCpu = median(byPair.get("raw→raw")?.[key] ?? [0]);
+    const cpu = (pair: string) => {
+      const v = median(byPair.get(pair)?.[key] ?? [0]);
+      return pair === "raw→raw" ? v.toFixed(0) : `${v.toFixed(0)} | ${(v / baseCpu).toFixed(2)}×`;
+    };
+    console.log(
+      `| ${name}, ${side} CPU per call (µs) | ${cpu("raw→raw")} | ${cpu("leaksafe→leaksafe")} | ${cpu("leaksafe→raw")} | ${cpu("raw→leaksafe")} |`,
+    );
+  }
   if (SCENARIOS.find((s) => s.name === name)?.latency) {
     for (const q of ["p50", "p99"] as const) {
       const baseQ = median(byPair.get("raw→raw")?.[q] ?? [0]);

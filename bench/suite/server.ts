@@ -124,6 +124,13 @@ console.log(port);
 if (process.send !== undefined) {
   const gc = runInNewContext("gc") as () => void;
   process.on("message", (message) => {
+    if (message === "exit") {
+      process.exit(0);
+    }
+    if (message === "cpu") {
+      const { user, system } = process.cpuUsage();
+      process.send?.(user + system);
+    }
     if (message === "heap") {
       gc();
       gc();
