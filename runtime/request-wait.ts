@@ -6,10 +6,16 @@ import {
   type ServerInterceptor,
   ServerListenerBuilder,
 } from "@grpc/grpc-js";
-import { CallTimer } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import { RpcError, Status } from "./rpc-error.js";
-import { cancelledByPeer, type OpenedCall, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
+import {
+  cancelledByPeer,
+  type OpenedCall,
+  openCall,
+  refuseIfStopping,
+  type ServerScope,
+  startCallTimer,
+} from "./server-open.js";
 import { releaseAfterStatus } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
@@ -73,20 +79,14 @@ export class RequestWaits {
     let halfClosed = false;
     const open = (metadata: Metadata): WaitingCall => {
       const opened = openCall(this.scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
-      const { life, record, deadline } = opened;
+      const { life } = opened;
       const receive = {
         get receiving() {
           return !halfClosed;
         },
         buffered: false,
       };
-      const timer = new CallTimer(
-        record,
-        { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: setup.limits.sendTimeoutMs, deadline },
-        receive,
-        life,
-      );
-      life.defer(timer);
+      const timer = startCallTimer(opened, setup.limits, receive);
       life.onFail((error) => {
         this.handing.delete(metadata);
         if (!handedOver) {

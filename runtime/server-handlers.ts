@@ -19,7 +19,7 @@ import type {
   UntypedHandleCall,
 } from "@grpc/grpc-js";
 import type { CallLifecycle } from "./call-lifecycle.js";
-import { CallTimer } from "./call-timer.js";
+import type { CallTimer } from "./call-timer.js";
 import { confirmEndOfStream } from "./end-barrier.js";
 import type { ResolvedLimits } from "./limits.js";
 import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
@@ -27,7 +27,7 @@ import { countIn, countOut, type LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
-import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope } from "./server-open.js";
+import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope, startCallTimer } from "./server-open.js";
 import { findHttp2Stream, releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
@@ -123,20 +123,9 @@ function invoke(handler: Handler, input: unknown, context: CallContext): unknown
   }
 }
 
-/** A timer for the call's deadline, its idle deadline (while requests arrive) and its send deadline. */
+/** The call's one timer, unless the request wait already started it. */
 function startTimer(setup: Setup, begun: Begun, requests: Receiver<unknown> | undefined): void {
-  const { life, record, deadline } = begun;
-  if (begun.timer !== undefined) {
-    return; // the request wait's timer, still running
-  }
-  const timer = new CallTimer(
-    record,
-    { idleTimeoutMs: setup.limits.idleTimeoutMs, sendTimeoutMs: setup.limits.sendTimeoutMs, deadline },
-    requests,
-    life,
-  );
-  life.defer(timer);
-  begun.timer = timer;
+  begun.timer ??= startCallTimer(begun, setup.limits, requests);
 }
 
 function adaptUnary(setup: Setup): handleUnaryCall<unknown, unknown> {

@@ -1,6 +1,6 @@
 import type { Metadata } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
-import type { CallTimer } from "./call-timer.js";
+import { CallTimer, type ReceiveState } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -51,6 +51,21 @@ export function openCall(
     scope.registry.close(record, life.failure);
   });
   return { life, record, deadline };
+}
+
+/**
+ * Starts a call's one timer: its total deadline, its idle deadline while
+ * `receive` is receiving, and its send deadline. It stops when the call ends.
+ */
+export function startCallTimer(
+  { life, record, deadline }: OpenedCall,
+  limits: ResolvedLimits,
+  receive: ReceiveState | undefined,
+): CallTimer {
+  const { idleTimeoutMs, sendTimeoutMs } = limits;
+  const timer = new CallTimer(record, { idleTimeoutMs, sendTimeoutMs, deadline }, receive, life);
+  life.defer(timer);
+  return timer;
 }
 
 /** Fails a call that opened after shutdown began, with shutdown's error. */
