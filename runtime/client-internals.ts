@@ -12,10 +12,13 @@
  *   `UNKNOWN` before grpc-js reads it (grpc-js reads it with `Number()`, so
  *   `""` and `0x0` were an OK);
  * - a response stream that ends inside a message fails with `INTERNAL`
- *   (grpc-js dropped the partial bytes and ended normally).
+ *   (grpc-js dropped the partial bytes and ended normally);
+ * - a stream on an HTTP/2 session that nghttp2 has ended by itself fails
+ *   with `INTERNAL` at once, and the session is destroyed, so that the
+ *   channel connects again (nothing told grpc-js, and every call on it hung).
  */
 
-import { type ClientHttp2Stream, constants, type IncomingHttpHeaders } from "node:http2";
+import { type ClientHttp2Stream, constants, type Http2Session, type IncomingHttpHeaders } from "node:http2";
 import type { Client } from "@grpc/grpc-js";
 import { Status } from "./rpc-error.js";
 
@@ -125,6 +128,7 @@ function guardStream(call: SubchannelCall): void {
   } else {
     missing.add("Http2SubchannelCall.decoder.readState");
   }
+  watchSession(stream, call);
 }
 
 function isClientStream(value: unknown): value is ClientHttp2Stream {
@@ -189,4 +193,120 @@ function responseCutShort(call: SubchannelCall): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * How often a session with guarded streams open is checked. The state it
+ * finds never heals, so this bounds how long such a call waits.
+ */
+const SESSION_CHECK_MS = 200;
+
+/** The details of a call on a session that nghttp2 ended by itself. */
+const SESSION_ENDED =
+  "the HTTP/2 connection is dead: nghttp2 ended the session on a frame from the server that it could not accept " +
+  "(a header field over 64 KiB once compressed, in the trailers for one), sent GOAWAY and stopped reading, " +
+  "and neither Node nor grpc-js reports that";
+
+/** A session's guarded streams that are open, and whether its peer sent GOAWAY. */
+interface SessionStreams {
+  session: Http2Session;
+  streams: Map<ClientHttp2Stream, SubchannelCall>;
+  goaway: boolean;
+}
+
+/** Each session's state, made once, with its one 'goaway' listener. */
+const states = new WeakMap<Http2Session, SessionStreams>();
+/** The sessions that have guarded streams open: only these are checked. */
+const watched = new Set<SessionStreams>();
+let checking: NodeJS.Timeout | undefined;
+
+/**
+ * Watches the session under a guarded stream while the stream is open.
+ *
+ * nghttp2 ends a session by itself, without telling Node, when it cannot
+ * decode a header block: a header field over 64 KiB once compressed
+ * (NGHTTP2_HD_MAX_NV) is a COMPRESSION_ERROR, and so are 512 KiB of
+ * trailers in one field. It sends GOAWAY, then wants neither to read nor to
+ * write; Node then stops reading the socket and emits nothing, on the
+ * session or the stream, so grpc-js waits for trailers that never come, its
+ * subchannel stays READY, and every later call on it hangs too.
+ *
+ * Relies on Node's private `kHandle` symbol on an `Http2Session` and
+ * its native `hasPendingData()`, which is false once nghttp2 wants neither
+ * to read nor to write. With a guarded stream open and no GOAWAY received,
+ * that is the state after nghttp2 ended the session.
+ */
+function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
+  const session = stream.session;
+  if (session === undefined) {
+    return;
+  }
+  let state = states.get(session);
+  if (state === undefined) {
+    const created: SessionStreams = { session, streams: new Map(), goaway: false };
+    session.once("goaway", () => {
+      created.goaway = true;
+    });
+    states.set(session, created);
+    state = created;
+  }
+  const open = state;
+  open.streams.set(stream, call);
+  watched.add(open);
+  stream.once("close", () => {
+    open.streams.delete(stream);
+    if (open.streams.size === 0) {
+      watched.delete(open);
+      stopChecking();
+    }
+  });
+  if (checking === undefined) {
+    checking = setInterval(checkSessions, SESSION_CHECK_MS);
+    checking.unref();
+  }
+}
+
+function stopChecking(): void {
+  if (watched.size === 0 && checking !== undefined) {
+    clearInterval(checking);
+    checking = undefined;
+  }
+}
+
+function checkSessions(): void {
+  for (const open of watched) {
+    const { session } = open;
+    if (open.goaway || session.closed || session.destroyed || isAlive(session) !== false) {
+      continue;
+    }
+    watched.delete(open);
+    // The status first, so that it is the one each call ends with, then the
+    // session: destroying it closes its streams and socket, and grpc-js's
+    // transport, told by its 'close', connects again for the next call.
+    for (const call of [...open.streams.values()]) {
+      call.cancelWithStatus(Status.INTERNAL, SESSION_ENDED);
+    }
+    session.destroy();
+  }
+  stopChecking();
+}
+
+let handleKey: symbol | undefined;
+
+/** Whether nghttp2 still wants to read or write on this session; undefined if that cannot be known. */
+function isAlive(session: Http2Session): boolean | undefined {
+  handleKey ??= Object.getOwnPropertySymbols(session).find((key) => key.description === "kHandle");
+  if (handleKey === undefined) {
+    missing.add("Http2Session[kHandle]");
+    return undefined;
+  }
+  const handle = (session as unknown as Record<symbol, { hasPendingData?: unknown } | undefined>)[handleKey];
+  if (handle === undefined) {
+    return undefined;
+  }
+  if (typeof handle.hasPendingData !== "function") {
+    missing.add("Http2Session[kHandle].hasPendingData");
+    return undefined;
+  }
+  return Boolean(handle.hasPendingData());
 }

@@ -205,6 +205,76 @@ for (const [kind, call] of Object.entries({ watch, converse })) {
   });
 }
 
+// 12. Oversized trailers. One field of 512 KiB is more than nghttp2's HPACK
+// decoder takes (64 KiB once compressed): it ends the session by itself
+// with GOAWAY and Node stops reading, reporting nothing, so the call hung.
+// 512 KiB in many fields was already refused (Node's limits on header
+// pairs and on CONTINUATION frames reset the stream or the session).
+const BIG = 512 * 1024;
+const bigTrailers: Record<string, { send: (c: RawCall) => void; code: Status; details: RegExp }> = {
+  "one 512 KiB field": {
+    send: (c) => c.trail({ "grpc-status": "0", "x-big": "a".repeat(BIG) }),
+    code: Status.INTERNAL,
+    details: /nghttp2 ended the session/,
+  },
+  "512 fields of 1 KiB": {
+    send: (c) => c.trail({ "grpc-status": "0", ...manyFields(512, 1024) }),
+    code: Status.RESOURCE_EXHAUSTED,
+    details: /./,
+  },
+  "100 fields of 5 KiB": {
+    send: (c) => c.trail({ "grpc-status": "0", ...manyFields(100, BIG / 100) }),
+    code: Status.INTERNAL,
+    details: /CONTINUATION/,
+  },
+};
+function manyFields(count: number, size: number): Record<string, string> {
+  return Object.fromEntries(Array.from({ length: count }, (_, i) => [`x-big-${i}`, "a".repeat(size)]));
+}
+for (const [what, { send, code, details }] of Object.entries(bigTrailers)) {
+  for (const [kind, call] of Object.entries(kinds)) {
+    test(`${kind}: trailers of ${what} end the call at once with ${Status[code]}`, async () => {
+      const { error } = await against((c) => {
+        c.respond();
+        c.writeMessage(response(c.path));
+        send(c);
+      }, call);
+      assert.equal(error.code, code, `${Status[error.code]}: ${error.details}`);
+      assert.match(error.details, details);
+    });
+  }
+}
+
+test("after trailers nghttp2 cannot decode, the next call on the client connects again and succeeds", async () => {
+  const leaks = createLeakChecker();
+  const server = await startRawServer((c) => {
+    c.respond();
+    c.writeMessage(response(c.path));
+    c.trail(server.calls() === 1 ? { "grpc-status": "0", "x-big": "a".repeat(BIG) } : { "grpc-status": "0" });
+  });
+  const client = createClient(ChatService, `127.0.0.1:${server.port}`);
+  leaks.track({ registries: [client] });
+  try {
+    const { error } = await settled(post(client));
+    assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
+    assert.match(error.details, /nghttp2 ended the session/);
+    let timer: NodeJS.Timeout | undefined;
+    const second = await Promise.race([
+      post(client),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("the second call hung")), HANG_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(second.revision, 1);
+    assert.equal(server.calls(), 2);
+  } finally {
+    assert.equal(client.activeStreams().length, 0, "the client's registry is empty once the calls ended");
+    client.close();
+    await server.close();
+    await leaks.assertNoLeaks();
+  }
+});
+
 // Last: every grpc-js and Node internal that the checks above rely on was found.
 test("every client internal the checks rely on is in place", () => {
   assert.deepEqual(missingClientInternals(), [], "grpc-js or Node moved an internal; see runtime/client-internals.ts");
