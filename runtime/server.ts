@@ -69,7 +69,12 @@ export interface LeaksafeServer {
   /**
    * Stops the server, and always finishes: the grace period (`graceMs`,
    * default 5000) counts from this call, and it resolves within `graceMs`
-   * + 10 ms + 0.1 ms for each call still open when the grace runs out:
+   * + 10 ms + 0.1 ms for each call, and each HTTP/2 stream a peer holds,
+   * still open when the grace runs out (a peer that never reads or never
+   * half-closes keeps its streams open after their calls ended; each is
+   * torn down then). With source maps enabled (tsx, --enable-source-maps),
+   * the first forced shutdown in a process can take up to about 100 ms
+   * more, parsing source maps to format a Node error's stack:
    * - new calls are refused with UNAVAILABLE, and clients get GOAWAY;
    * - streaming calls end at once: `ctx.signal` aborts with reason
    *   `shutdown`, and the client gets UNAVAILABLE;
