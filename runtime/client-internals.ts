@@ -93,7 +93,13 @@ function watchChild(call: object): void {
     set(value: unknown) {
       Object.defineProperty(call, "child", { value, writable: true, configurable: true, enumerable: true });
       if (typeof value === "object" && value !== null) {
-        guardStream(value as SubchannelCall);
+        // This runs inside grpc-js's pick callback, where a throw would
+        // become an unhandled rejection: a surprise here only disarms.
+        try {
+          guardStream(value as SubchannelCall);
+        } catch (thrown) {
+          missing.add(`guarding an Http2SubchannelCall (${String(thrown)})`);
+        }
       }
     },
   });
@@ -173,10 +179,14 @@ function checkStatusHeader(headers: IncomingHttpHeaders): void {
   const sent = Array.isArray(raw) ? raw.join(", ") : String(raw);
   const message = headers["grpc-message"];
   const said = typeof message === "string" && message !== "" ? `; its grpc-message: ${decodeMessage(message)}` : "";
+  const details = `the server sent a grpc-status that is not a decimal code from 0 to 16: ${JSON.stringify(sent)}`;
   headers["grpc-status"] = String(Status.UNKNOWN);
-  headers["grpc-message"] = encodeURI(
-    `the server sent a grpc-status that is not a decimal code from 0 to 16: ${JSON.stringify(sent)}${said}`,
-  );
+  try {
+    headers["grpc-message"] = encodeURI(details + said);
+  } catch {
+    // A lone surrogate cannot be percent-encoded; JSON.stringify escaped any in `sent`.
+    headers["grpc-message"] = encodeURI(details);
+  }
 }
 
 function decodeMessage(message: string): string {
@@ -288,20 +298,30 @@ function stopChecking(): void {
 
 function checkSessions(): void {
   for (const open of watched) {
-    const { session } = open;
-    if (open.goaway || session.closed || session.destroyed || isAlive(session) !== false) {
-      continue;
+    try {
+      endIfDead(open);
+    } catch (thrown) {
+      // A timer callback that throws would end the process: a surprise here only disarms.
+      watched.delete(open);
+      missing.add(`checking an HTTP/2 session (${String(thrown)})`);
     }
-    watched.delete(open);
-    // The status first, so that it is the one each call ends with, then the
-    // session: destroying it closes its streams and socket, and grpc-js's
-    // transport, told by its 'close', connects again for the next call.
-    for (const call of [...open.streams.values()]) {
-      call.cancelWithStatus(Status.INTERNAL, SESSION_ENDED);
-    }
-    session.destroy();
   }
   stopChecking();
+}
+
+function endIfDead(open: SessionStreams): void {
+  const { session } = open;
+  if (open.goaway || session.closed || session.destroyed || isAlive(session) !== false) {
+    return;
+  }
+  watched.delete(open);
+  // The status first, so that it is the one each call ends with, then the
+  // session: destroying it closes its streams and socket, and grpc-js's
+  // transport, told by its 'close', connects again for the next call.
+  for (const call of [...open.streams.values()]) {
+    call.cancelWithStatus(Status.INTERNAL, SESSION_ENDED);
+  }
+  session.destroy();
 }
 
 let handleKey: symbol | undefined;
