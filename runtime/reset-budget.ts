@@ -14,9 +14,10 @@
  * and grpc-js does not pass them to the HTTP/2 server it creates.
  *
  * So a leaksafe server keeps the same count, and when half the bucket is
- * spent it closes the connection gracefully first: GOAWAY (NO_ERROR) with
- * the last stream it received, as Node's `session.close()` sends it. The
- * streams up to that one finish as usual; nghttp2 ignores the ones the
+ * spent it tells the client to leave first: a shutdown notice, GOAWAY
+ * (NO_ERROR) naming the largest stream id, then, once the connection's
+ * last stream has ended, `session.close()` (see server-sessions.ts). The
+ * streams the client sent before it closes finish as usual; nghttp2 ignores the ones the
  * client sent after it, and the client's nghttp2 refuses them, which
  * grpc-js retries on a new connection, where its new calls go too. A peer
  * that goes on resetting until the bucket is empty, as only an attacker

@@ -10,6 +10,7 @@
  */
 
 import type http2 from "node:http2";
+import { constants } from "node:http2";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
@@ -61,6 +62,14 @@ export class ServerSessions {
   }
 }
 
+/**
+ * Connections already sent a graceful GOAWAY for their resets; each is
+ * closed once the last of its streams ends, as the peer may ignore GOAWAY.
+ */
+const toldToLeave = new WeakSet<http2.Http2Session>();
+/** How many streams each connection has open. */
+const openStreams = new WeakMap<http2.Http2Session, number>();
+
 /** Each connection's count of the streams its peer reset, made at its first reset. */
 const resetBudgets = new WeakMap<http2.Http2Session, ResetBudget>();
 
@@ -70,7 +79,13 @@ function countResets(stream: http2.ServerHttp2Stream): void {
   if (session === undefined) {
     return;
   }
+  openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
   stream.once("close", () => {
+    const left = (openStreams.get(session) ?? 1) - 1;
+    openStreams.set(session, left);
+    if (left === 0 && toldToLeave.has(session) && !session.closed) {
+      session.close(); // its last stream is done: no PING is needed any more
+    }
     // A reset has a code; a stream that ended both ways closes with 0. A
     // reset this server sent is counted too: it only brings the graceful
     // close nearer.
@@ -83,8 +98,18 @@ function countResets(stream: http2.ServerHttp2Stream): void {
       resetBudgets.set(session, budget);
     }
     const verdict = budget.take();
-    if (verdict === "close" && !session.closed) {
-      session.close();
+    if (verdict === "close" && !toldToLeave.has(session)) {
+      // A shutdown notice (RFC 9113, 6.8): GOAWAY naming the largest stream
+      // id, so streams the client sent meanwhile are still served, not
+      // refused (not every client retries them). Not session.close(): a
+      // closed session refuses PINGs, and the streams still open need them
+      // to confirm their END_STREAM (end-barrier.ts). It is closed, with a
+      // second GOAWAY, once its last stream has ended.
+      toldToLeave.add(session);
+      session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+      if (left === 0) {
+        session.close();
+      }
     } else if (verdict === "destroy") {
       session.goaway(INTERNAL_ERROR);
       session.destroy();
@@ -93,6 +118,7 @@ function countResets(stream: http2.ServerHttp2Stream): void {
 }
 
 const INTERNAL_ERROR = 2;
+const MAX_STREAM_ID = 2 ** 31 - 1;
 
 /**
  * Deadlines from a `grpc-timeout` too long for grpc-js (its arithmetic
