@@ -1,5 +1,5 @@
-import type { Http2Stream } from "node:http2";
 import {
+  type Metadata,
   type ServerInterceptingCall,
   ServerInterceptingCall as ServerInterceptingCallClass,
   type ServerInterceptingCallInterface,
@@ -16,7 +16,7 @@ import {
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
-import { findHttp2Stream, releaseAfterStatus } from "./server-reset.js";
+import { releaseAfterStatus } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -31,15 +31,6 @@ export interface WaitingCall extends OpenedCall {
   /** The adapter takes the call over; the wait's timer goes on as the call's own (no longer counting idleness). */
   takeOver(): void;
 }
-
-/**
- * The call waiting on an HTTP/2 stream, set on the stream itself: an
- * interceptor may hand the handler other metadata, but never another
- * stream, and a property costs less than a WeakMap entry, which the garbage
- * collector pays for on every call.
- */
-const WAITING = Symbol("leaksafe.waiting");
-type Handing = Http2Stream & { [WAITING]?: WaitingCall | undefined };
 
 /**
  * The wait before a unary or server-streaming handler runs.
@@ -58,15 +49,16 @@ type Handing = Http2Stream & { [WAITING]?: WaitingCall | undefined };
 export class RequestWaits {
   /** Served methods by path; `server.add` fills it. */
   readonly methods = new Map<string, WaitSetup>();
+  /** Calls whose request is whole, by the metadata object grpc-js hands their handler. */
+  private readonly handing = new WeakMap<Metadata, WaitingCall>();
 
   constructor(private readonly scope: ServerScope) {}
 
-  /** The call this handler's call belongs to, if this wait opened it. */
-  take(call: object): WaitingCall | undefined {
-    const stream = findHttp2Stream(call) as Handing | undefined;
-    const waiting = stream?.[WAITING];
-    if (stream !== undefined && waiting !== undefined) {
-      stream[WAITING] = undefined;
+  /** The call the handler with this request metadata belongs to, if this wait opened it. */
+  take(metadata: Metadata): WaitingCall | undefined {
+    const waiting = this.handing.get(metadata);
+    if (waiting !== undefined) {
+      this.handing.delete(metadata);
       waiting.takeOver();
     }
     return waiting;
@@ -74,19 +66,18 @@ export class RequestWaits {
 
   readonly interceptor: ServerInterceptor = (descriptor, call) => {
     const setup = descriptor.requestStream ? undefined : this.methods.get(descriptor.path);
-    const stream = setup === undefined ? undefined : (findHttp2Stream(call) as Handing | undefined);
-    if (setup === undefined || stream === undefined) {
+    if (setup === undefined) {
       // Adds no layer: grpc-js only uses the interface.
       return call as ServerInterceptingCall;
     }
-    return this.wrap(setup, call, stream);
+    return this.wrap(setup, call);
   };
 
-  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface, stream: Handing): ServerInterceptingCall {
+  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface): ServerInterceptingCall {
     let waiting: WaitingCall | undefined;
     let handedOver = false;
     let halfClosed = false;
-    const open = (): WaitingCall => {
+    const open = (metadata: Metadata): WaitingCall => {
       const opened = openCall(this.scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
       const { life } = opened;
       const receive = {
@@ -97,7 +88,7 @@ export class RequestWaits {
       };
       const timer = startCallTimer(opened, setup.limits, receive);
       life.onFail((error) => {
-        stream[WAITING] = undefined;
+        this.handing.delete(metadata);
         if (!handedOver) {
           call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
           if (this.scope.stopping === undefined) {
@@ -120,9 +111,9 @@ export class RequestWaits {
         next(
           new ServerListenerBuilder()
             .withOnReceiveMetadata((metadata, pass) => {
-              waiting = open();
+              waiting = open(metadata);
               if (!waiting.life.ended) {
-                stream[WAITING] = waiting;
+                this.handing.set(metadata, waiting);
                 pass(metadata);
               }
             })
