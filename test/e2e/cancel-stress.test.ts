@@ -18,7 +18,14 @@ import { ALL_KINDS, runStress } from "./cancel-stress-run.js";
 import { markdown, tally, violations } from "./cancel-stress-tally.js";
 import { eventually } from "./harness.js";
 
-const CALLS_PER_KIND = 600;
+/**
+ * About 320 of a client's 400 calls cancel, all on one connection: below
+ * the 500 resets after which a server asks the client to leave, and, with
+ * the resets Python also sends for streams already closed, below nghttp2's
+ * own limit of 1000. What happens past those limits is measured by
+ * bench/cancel-stress.ts (at 600 calls a run crossed them now and then).
+ */
+const CALLS_PER_KIND = 400;
 const CONCURRENCY = 16;
 
 test("no cancel before the half-close ends a handler's loop normally, and no plain half-close throws", async () => {

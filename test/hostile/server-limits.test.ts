@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { constants, type Settings } from "node:http2";
 import { test } from "node:test";
-import { createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
+import { type CallRecord, createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import {
   ChatMessage,
@@ -26,6 +26,8 @@ import { connectRaw, type RawClient } from "./raw-client.js";
 import { grpcFrame } from "./raw-server.js";
 
 const DEADLINE_EXCEEDED = "4";
+/** An Upload's 1 MiB answer, made once. */
+const ONE_MIB = "x".repeat(1 << 20);
 const INTERNAL = "13";
 
 /** A Chat server whose handlers answer at once, with `limits`, and a raw client to it. */
@@ -47,7 +49,7 @@ async function serve(
         for await (const chunk of chunks) {
           bytes += chunk.data.length;
         }
-        return UploadSummary.create({ bytes, name: "x".repeat(1 << 20) });
+        return UploadSummary.create({ bytes, name: ONE_MIB });
       },
       async *converse(messages) {
         for await (const message of messages) {
@@ -71,6 +73,11 @@ async function serve(
   };
 }
 
+/** The latest of a time that every listed call has, as `pick` reads it. */
+function latest(server: LeaksafeServer, pick: (call: CallRecord) => number | undefined): number {
+  return Math.max(...server.activeStreams().map((call) => pick(call) ?? 0));
+}
+
 const held = [
   { what: "HEADERS alone", path: "/example.v1.Chat/Post", request: undefined },
   {
@@ -91,7 +98,6 @@ for (const { what, path, request } of held) {
     test(`${path}: 200 streams that send ${what} are listed, then end by ${limit}`, async () => {
       const limitMs = 300;
       const { server, raw, done } = await serve({ idleTimeoutMs: 0, [limit]: limitMs });
-      const startedAt = Date.now();
       const streams = Array.from({ length: 200 }, () => {
         const stream = raw.open(path);
         if (request !== undefined) {
@@ -101,8 +107,12 @@ for (const { what, path, request } of held) {
       });
       await eventually(() => server.activeStreams().length === 200, "all 200 streams are in the registry");
       assert.ok(server.activeStreams().every((call) => call.method === path));
+      // Each limit counts from its call's open, or for idleness its last message.
+      const from = latest(server, (call) =>
+        limit === "timeoutMs" ? call.startedAt : (call.lastMessageInAt ?? call.startedAt),
+      );
       const outcomes = await Promise.all(streams.map((stream) => stream.outcome));
-      assertFiredOnTime(Date.now() - startedAt, limitMs, `${limit} on ${what}`);
+      assertFiredOnTime(Date.now() - from, limitMs, `${limit} on ${what}`);
       for (const outcome of outcomes) {
         assert.equal(outcome.status, DEADLINE_EXCEEDED, `ended by ${limit}: ${outcome.message}`);
         assert.match(outcome.message ?? "", limit === "timeoutMs" ? /deadline passed/ : /idleTimeoutMs/);
@@ -178,7 +188,6 @@ for (const { what, path, window } of unread) {
     test(`${what}: 50 calls stay listed until ${limit} resets them`, async () => {
       const limitMs = 300;
       const { server, raw, done } = await serve({ sendTimeoutMs: 0, [limit]: limitMs }, { initialWindowSize: window });
-      const startedAt = Date.now();
       const streams = Array.from({ length: 50 }, () => {
         const stream = raw.open(path, { read: false });
         stream.writeMessage(new Uint8Array(0));
@@ -189,8 +198,10 @@ for (const { what, path, window } of unread) {
         () => server.activeStreams().filter((call) => call.sendBlockedSince !== undefined).length === 50,
         "all 50 calls are listed, waiting for the peer to take their response",
       );
+      // The send deadline counts from the response's hand-over, the total from the call's open.
+      const from = latest(server, (call) => (limit === "timeoutMs" ? call.startedAt : call.sendBlockedSince));
       const outcomes = await Promise.all(streams.map((stream) => stream.outcome));
-      assertFiredOnTime(Date.now() - startedAt, limitMs, `${limit} on ${what}`);
+      assertFiredOnTime(Date.now() - from, limitMs, `${limit} on ${what}`);
       for (const outcome of outcomes) {
         assert.equal(outcome.rstCode, constants.NGHTTP2_CANCEL, "the stream was reset");
         assert.equal(outcome.status, undefined, "no status reached a peer that took nothing");
