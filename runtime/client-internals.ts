@@ -20,6 +20,7 @@
 
 import { type ClientHttp2Stream, constants, type Http2Session, type IncomingHttpHeaders } from "node:http2";
 import type { Client } from "@grpc/grpc-js";
+import { cutShort, type DecoderState } from "./grpc-decoder.js";
 import { Status } from "./rpc-error.js";
 
 const missing = new Set<string>();
@@ -110,7 +111,7 @@ interface SubchannelCall {
   /** Private: the Node stream the call reads and writes. */
   http2Stream?: unknown;
   /** Private: its `StreamDecoder`, whose private `readState` is 0 between messages, 1 in a length prefix, 2 in a message. */
-  decoder?: { readState?: unknown; readMessageSize?: unknown; readMessageRemaining?: unknown };
+  decoder?: DecoderState;
   /** Public on grpc-js's `SubchannelCall` interface: ends the call with this status unless one other than OK is set. */
   cancelWithStatus(code: number, details: string): void;
 }
@@ -204,18 +205,7 @@ function decodeMessage(message: string): string {
  * and would drop them.
  */
 function responseCutShort(call: SubchannelCall): string | undefined {
-  const decoder = call.decoder;
-  switch (decoder?.readState) {
-    case 1:
-      return "the response stream ended inside a message's 5-byte length prefix";
-    case 2: {
-      const size = Number(decoder.readMessageSize);
-      const got = size - Number(decoder.readMessageRemaining);
-      return `the response stream ended inside a message: ${got} of its ${size} bytes arrived`;
-    }
-    default:
-      return undefined;
-  }
+  return cutShort(call.decoder, "response");
 }
 
 /**

@@ -1,4 +1,5 @@
 import { constants, type Http2Stream, type ServerHttp2Stream } from "node:http2";
+import { cutShort, type DecoderState } from "./grpc-decoder.js";
 
 /**
  * Resets the HTTP/2 stream under a grpc-js server call with RST_STREAM
@@ -29,7 +30,7 @@ export function findHttp2Stream(call: object): Http2Stream | undefined {
 /** grpc-js's innermost server call: the one that owns the HTTP/2 stream and the message decoder. */
 interface BaseCall {
   stream: Http2Stream;
-  decoder?: { readState?: unknown; readMessageSize?: unknown; readMessageRemaining?: unknown };
+  decoder?: DecoderState;
 }
 
 function findBaseCall(call: object): BaseCall | undefined {
@@ -43,27 +44,9 @@ function findBaseCall(call: object): BaseCall | undefined {
   return undefined;
 }
 
-/**
- * Why a request stream that has ended was cut short inside a message, or
- * undefined when it ended between messages. grpc-js drops the bytes of a
- * message left unfinished at END_STREAM, so the end would look normal; this
- * reads its decoder's state (the private `decoder.readState`: 0 between
- * messages, 1 in the 5-byte prefix, 2 in the message). If a release moves
- * it, nothing is reported, and the truncation tests fail loudly.
- */
+/** Why a request stream that has ended was cut short inside a message (see grpc-decoder.ts), or undefined. */
 export function requestCutShort(call: object): string | undefined {
-  const decoder = findBaseCall(call)?.decoder;
-  switch (decoder?.readState) {
-    case 1:
-      return "the request stream ended inside a message's 5-byte length prefix";
-    case 2: {
-      const size = Number(decoder.readMessageSize);
-      const got = size - Number(decoder.readMessageRemaining);
-      return `the request stream ended inside a message: ${got} of its ${size} bytes arrived`;
-    }
-    default:
-      return undefined;
-  }
+  return cutShort(findBaseCall(call)?.decoder, "request");
 }
 
 function isHttp2Stream(value: unknown): value is Http2Stream {
