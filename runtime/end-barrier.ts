@@ -77,6 +77,15 @@ function barrierOf(session: Http2Session): SessionBarrier {
   return barrier;
 }
 
+/**
+ * Calls `waiter.done` after one PING round trip on `session` begun now,
+ * sharing the PING with the streams that wait for their end's proof; or
+ * `waiter.cannot` when no PING can be sent or it failed.
+ */
+export function afterPingRoundTrip(session: Http2Session, waiter: Waiter): void {
+  barrierOf(session).afterRoundTrip(waiter);
+}
+
 /** Whether the peer reset the stream (RST_STREAM with an error code). */
 function wasReset(stream: Http2Stream): boolean {
   return stream.aborted || (stream.closed && stream.rstCode !== constants.NGHTTP2_NO_ERROR);

@@ -15,14 +15,19 @@
  *
  * So a leaksafe server keeps the same count, and when half the bucket is
  * spent it tells the client to leave first: a shutdown notice, GOAWAY
- * (NO_ERROR) naming the largest stream id, then, once the connection's
- * last stream has ended, `session.close()` (see server-sessions.ts). The
- * streams the client sent before it closes finish as usual; nghttp2 ignores the ones the
- * client sent after it, and the client's nghttp2 refuses them, which
- * grpc-js retries on a new connection, where its new calls go too. A peer
- * that goes on resetting until the bucket is empty, as only an attacker
- * would, has its connection destroyed: no peer gets more resets than
- * nghttp2 itself allows.
+ * (NO_ERROR) naming the largest stream id, which also stops nghttp2's own
+ * count. One PING round trip later, when every stream the client opened
+ * before it read the notice has arrived, a final GOAWAY names the last of
+ * them, and nghttp2 ignores any stream after it; once the connection's last
+ * stream has ended, `session.close()` (see server-sessions.ts). The streams
+ * the client sent before the final GOAWAY finish as usual; the client's
+ * nghttp2 refuses the ones it sends later, which grpc-js retries on a new
+ * connection. Between the notice and the final GOAWAY the connection has a
+ * fresh bucket, for the streams still open and those opened before the
+ * client read the notice; after it, resets are bounded by the streams open
+ * and are not counted. A peer that empties the fresh bucket before it
+ * answers the PING, as only an attacker would, has its connection
+ * destroyed: at most half a bucket more than nghttp2 itself allows.
  */
 
 /** nghttp2's bucket: NGHTTP2_DEFAULT_STREAM_RESET_BURST and _RATE. */

@@ -14,6 +14,7 @@ import { constants } from "node:http2";
 import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
+import { afterPingRoundTrip } from "./end-barrier.js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
@@ -63,12 +64,18 @@ export class ServerSessions {
 }
 
 /**
- * Connections already sent a graceful GOAWAY for their resets; each is
+ * Connections already sent a shutdown notice for their resets; each is
  * closed once the last of its streams ends, as the peer may ignore GOAWAY.
  */
 const toldToLeave = new WeakSet<http2.Http2Session>();
-/** How many streams each connection has open. */
+/**
+ * Connections whose final GOAWAY was sent: they take no new stream, so the
+ * resets still to come are bounded by the streams already open.
+ */
+const closedToNewStreams = new WeakSet<http2.Http2Session>();
+/** How many streams each connection has open, and the largest stream id it opened. */
 const openStreams = new WeakMap<http2.Http2Session, number>();
+const lastStreamIds = new WeakMap<http2.Http2Session, number>();
 
 /** Each connection's count of the streams its peer reset, made at its first reset. */
 const resetBudgets = new WeakMap<http2.Http2Session, ResetBudget>();
@@ -80,6 +87,10 @@ function countResets(stream: http2.ServerHttp2Stream): void {
     return;
   }
   openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
+  const id = stream.id ?? 0;
+  if (id > (lastStreamIds.get(session) ?? 0)) {
+    lastStreamIds.set(session, id);
+  }
   stream.once("close", () => {
     const left = (openStreams.get(session) ?? 1) - 1;
     openStreams.set(session, left);
@@ -87,10 +98,13 @@ function countResets(stream: http2.ServerHttp2Stream): void {
       session.close(); // its last stream is done: no PING is needed any more
     }
     // A reset has a code; a stream that ended both ways closes with 0. A
-    // reset this server sent is counted too: it only brings the graceful
-    // close nearer.
+    // reset this server sent is counted too: it only brings the notice
+    // nearer.
     if (stream.rstCode === undefined || stream.rstCode === 0 || session.destroyed) {
       return;
+    }
+    if (closedToNewStreams.has(session)) {
+      return; // only streams already open can still be reset
     }
     let budget = resetBudgets.get(session);
     if (budget === undefined) {
@@ -99,22 +113,53 @@ function countResets(stream: http2.ServerHttp2Stream): void {
     }
     const verdict = budget.take();
     if (verdict === "close" && !toldToLeave.has(session)) {
-      // A shutdown notice (RFC 9113, 6.8): GOAWAY naming the largest stream
-      // id, so streams the client sent meanwhile are still served, not
-      // refused (not every client retries them). Not session.close(): a
-      // closed session refuses PINGs, and the streams still open need them
-      // to confirm their END_STREAM (end-barrier.ts). It is closed, with a
-      // second GOAWAY, once its last stream has ended.
-      toldToLeave.add(session);
-      session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
-      if (left === 0) {
-        session.close();
-      }
+      tellToLeave(session, left);
     } else if (verdict === "destroy") {
-      session.goaway(INTERNAL_ERROR);
-      session.destroy();
+      // Not from inside this 'close' event: nghttp2 is still delivering
+      // the frame that reset the stream, and Node 20 destroying the
+      // session's other streams from here was seen to spin for minutes.
+      closedToNewStreams.add(session);
+      setImmediate(() => {
+        if (!session.destroyed) {
+          session.goaway(INTERNAL_ERROR);
+          session.destroy();
+        }
+      });
     }
   });
+}
+
+/**
+ * Closes a connection gracefully, in two steps (RFC 9113, 6.8). First a
+ * shutdown notice, GOAWAY (NO_ERROR) naming the largest stream id, so that
+ * streams the client sent meanwhile are still served, not refused (not
+ * every client retries them); from then on nghttp2 stops counting resets
+ * itself (`session_update_stream_reset_ratelim` returns early once any
+ * GOAWAY was submitted). Then, one PING round trip later, when the client
+ * has read the notice and every stream it opened before has arrived, the
+ * final GOAWAY naming the last of them: nghttp2 ignores any stream after it,
+ * so the resets still to come are bounded by the streams open. Not
+ * `session.close()`: a closed session refuses PINGs, and the streams still
+ * open need them to confirm their END_STREAM (end-barrier.ts). It is closed
+ * once its last stream has ended.
+ */
+function tellToLeave(session: http2.Http2Session, open: number): void {
+  toldToLeave.add(session);
+  // Until the final GOAWAY, the client may still reset every stream it has
+  // open and every stream it opens before it reads the notice: up to one
+  // full bucket more, as nghttp2 would allow a new connection.
+  resetBudgets.set(session, new ResetBudget());
+  session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
+  if (open === 0) {
+    session.close();
+    return;
+  }
+  const final = (): void => {
+    if (session.destroyed || closedToNewStreams.has(session)) return;
+    closedToNewStreams.add(session);
+    session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamIds.get(session) ?? 0);
+  };
+  afterPingRoundTrip(session, { done: final, cannot: final });
 }
 
 const INTERNAL_ERROR = 2;

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { constants } from "node:http2";
 import net from "node:net";
 import { test } from "node:test";
 import {
@@ -26,7 +27,7 @@ import { RESET_BURST } from "../../runtime/reset-budget.js";
 import { eventually, unimplemented } from "../e2e/harness.js";
 import { assertFiredOnTime, HEADROOM } from "../support/bounds.js";
 import { connectFramePeer } from "./frame-peer.js";
-import { connectRaw } from "./raw-client.js";
+import { connectRaw, type RawStream } from "./raw-client.js";
 
 const OK = "0";
 const INTERNAL = "13";
@@ -369,6 +370,51 @@ test("a client that cancels thousands of calls on one connection loses none of t
   client.close();
   await server.shutdown({ graceMs: 1000 });
   await leaks.assertNoLeaks();
+});
+
+test("a client that resets more streams than nghttp2's bucket, all opened before it read GOAWAY, keeps its connection and its other streams", {
+  timeout: 120_000,
+}, async () => {
+  const { server, port, done } = await serve();
+  const raw = await connectRaw(port);
+  const goaways: number[] = [];
+  raw.session.on("goaway", (code: number) => goaways.push(code));
+  const echoed = async (count: number): Promise<RawStream[]> => {
+    const streams = Array.from({ length: count }, () => raw.open("/example.v1.Chat/Converse"));
+    for (const call of streams) call.writeMessage(new Uint8Array(0));
+    await Promise.all(streams.map((call) => once(call.stream, "data")));
+    return streams;
+  };
+  // A full window of streams, each open with a message answered.
+  const first = await echoed(CONNECTION_DEFAULTS.maxConcurrentStreams);
+  // 600 resets: the server sends its notice at the 500th. In the same tick,
+  // before the client can read it, 600 more streams are opened.
+  for (const call of first.slice(0, 600)) call.stream.close(constants.NGHTTP2_CANCEL);
+  const second = await echoed(600);
+  // 600 more resets, 1,200 in all; 400 streams stay open.
+  const reset = [...first, ...second.slice(0, 200)];
+  for (const call of reset.slice(600)) call.stream.close(constants.NGHTTP2_CANCEL);
+  const kept = second.slice(200);
+  for (const call of kept) {
+    call.writeMessage(new Uint8Array(0));
+    call.end();
+  }
+  const resetOutcomes = await Promise.all(reset.map((call) => call.outcome));
+  assert.deepEqual(new Set(resetOutcomes.map((outcome) => outcome.rstCode)), new Set([constants.NGHTTP2_CANCEL]));
+  const keptOutcomes = await Promise.all(kept.map((call) => call.outcome));
+  assert.deepEqual(
+    new Set(keptOutcomes.map((outcome) => `${outcome.status} ${outcome.messages.length}`)),
+    new Set([`${OK} 2`]),
+    "each stream kept open was answered twice and ended OK",
+  );
+  await once(raw.session, "close");
+  assert.ok(goaways.length > 0, "the server told the client to leave");
+  assert.deepEqual(new Set(goaways), new Set([NO_ERROR]), `GOAWAY codes ${goaways.join(", ")}`);
+  await eventually(() => server.activeStreams().length === 0, "the reset streams to end");
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  assert.equal((await client.post(PostRequest.create({ author: "a", text: "abc" }))).revision, 3);
+  client.close();
+  await done();
 });
 
 test("a peer that opens and resets streams as fast as it can, ignoring GOAWAY, loses its connection", async () => {
