@@ -1,5 +1,5 @@
+import type { Http2Stream } from "node:http2";
 import {
-  type Metadata,
   type ServerInterceptingCall,
   ServerInterceptingCall as ServerInterceptingCallClass,
   type ServerInterceptingCallInterface,
@@ -16,7 +16,7 @@ import {
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
-import { releaseAfterStatus } from "./server-reset.js";
+import { findHttp2Stream, releaseAfterStatus } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -31,6 +31,15 @@ export interface WaitingCall extends OpenedCall {
   /** The adapter takes the call over; the wait's timer goes on as the call's own (no longer counting idleness). */
   takeOver(): void;
 }
+
+/**
+ * The call waiting on an HTTP/2 stream, set on the stream itself: an
+ * interceptor may hand the handler other metadata, but never another
+ * stream, and a property costs less than a WeakMap entry, which the garbage
+ * collector pays for on every call.
+ */
+const WAITING = Symbol("leaksafe.waiting");
+type Handing = Http2Stream & { [WAITING]?: WaitingCall | undefined };
 
 /**
  * The wait before a unary or server-streaming handler runs.
@@ -49,16 +58,15 @@ export interface WaitingCall extends OpenedCall {
 export class RequestWaits {
   /** Served methods by path; `server.add` fills it. */
   readonly methods = new Map<string, WaitSetup>();
-  /** Calls whose request is whole, by the metadata object grpc-js hands their handler. */
-  private readonly handing = new WeakMap<Metadata, WaitingCall>();
 
   constructor(private readonly scope: ServerScope) {}
 
-  /** The call the handler with this request metadata belongs to, if this wait opened it. */
-  take(metadata: Metadata): WaitingCall | undefined {
-    const waiting = this.handing.get(metadata);
-    if (waiting !== undefined) {
-      this.handing.delete(metadata);
+  /** The call this handler's call belongs to, if this wait opened it. */
+  take(call: object): WaitingCall | undefined {
+    const stream = findHttp2Stream(call) as Handing | undefined;
+    const waiting = stream?.[WAITING];
+    if (stream !== undefined && waiting !== undefined) {
+      stream[WAITING] = undefined;
       waiting.takeOver();
     }
     return waiting;
@@ -66,18 +74,19 @@ export class RequestWaits {
 
   readonly interceptor: ServerInterceptor = (descriptor, call) => {
     const setup = descriptor.requestStream ? undefined : this.methods.get(descriptor.path);
-    if (setup === undefined) {
+    const stream = setup === undefined ? undefined : (findHttp2Stream(call) as Handing | undefined);
+    if (setup === undefined || stream === undefined) {
       // Adds no layer: grpc-js only uses the interface.
       return call as ServerInterceptingCall;
     }
-    return this.wrap(setup, call);
+    return this.wrap(setup, call, stream);
   };
 
-  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface): ServerInterceptingCall {
+  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface, stream: Handing): ServerInterceptingCall {
     let waiting: WaitingCall | undefined;
     let handedOver = false;
     let halfClosed = false;
-    const open = (metadata: Metadata): WaitingCall => {
+    const open = (): WaitingCall => {
       const opened = openCall(this.scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
       const { life } = opened;
       const receive = {
@@ -88,7 +97,7 @@ export class RequestWaits {
       };
       const timer = startCallTimer(opened, setup.limits, receive);
       life.onFail((error) => {
-        this.handing.delete(metadata);
+        stream[WAITING] = undefined;
         if (!handedOver) {
           call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
           if (this.scope.stopping === undefined) {
@@ -111,9 +120,9 @@ export class RequestWaits {
         next(
           new ServerListenerBuilder()
             .withOnReceiveMetadata((metadata, pass) => {
-              waiting = open(metadata);
+              waiting = open();
               if (!waiting.life.ended) {
-                this.handing.set(metadata, waiting);
+                stream[WAITING] = waiting;
                 pass(metadata);
               }
             })

@@ -78,8 +78,7 @@ interface Begun {
  */
 function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorResponse, error: RpcError) => void): Begun {
   const { method, limits, scope } = setup;
-  const opened =
-    scope.takeWaiting(call.metadata) ?? openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
+  const opened = scope.takeWaiting(call) ?? openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
   const { life, record, deadline, timer } = opened;
   const context = new CallContext(call, life);
   let over = false;

@@ -1,4 +1,3 @@
-import type { Metadata } from "@grpc/grpc-js";
 import { CallLifecycle } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
@@ -13,8 +12,8 @@ export interface ServerScope {
   live: Set<{ kind: MethodKind; life: CallLifecycle }>;
   /** Set once shutdown began: new calls fail with it at once. */
   stopping: RpcError | undefined;
-  /** The call opened at its HEADERS for the handler with this request metadata (see request-wait.ts). */
-  takeWaiting(metadata: Metadata): OpenedCall | undefined;
+  /** The call opened at its HEADERS for this handler's call, if any (see request-wait.ts). */
+  takeWaiting(call: object): OpenedCall | undefined;
 }
 
 /** A server call as it opens: its lifecycle, registry entry and total deadline. */

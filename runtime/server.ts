@@ -95,7 +95,12 @@ export interface LeaksafeServer {
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const registry = new Registry(options.hooks);
-  const scope: ServerScope = { registry, live: new Set(), stopping: undefined, takeWaiting: (m) => waits.take(m) };
+  const scope: ServerScope = {
+    registry,
+    live: new Set(),
+    stopping: undefined,
+    takeWaiting: (call) => waits.take(call),
+  };
   const waits = new RequestWaits(scope);
   const grpcOptions: GrpcServerOptions = {
     ...keepaliveOptions(SERVER_KEEPALIVE, options.keepalive),

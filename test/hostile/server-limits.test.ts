@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { constants, type Settings } from "node:http2";
 import { test } from "node:test";
-import { type CallRecord, createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
+import { ServerInterceptingCall, type ServerInterceptor, ServerListenerBuilder } from "@grpc/grpc-js";
+import { type CallRecord, createClient, createServer, type LeaksafeServer, type ServiceLimits } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import {
   ChatMessage,
@@ -211,3 +212,41 @@ for (const { what, path, window } of unread) {
     });
   }
 }
+
+test("an interceptor that hands the handler other metadata does not lose the call opened at its HEADERS", {
+  timeout: 60_000, // before the fix, this test never ended
+}, async () => {
+  const leaks = createLeakChecker();
+  const cloning: ServerInterceptor = (_method, call) =>
+    new ServerInterceptingCall(call, {
+      start: (next) => next(new ServerListenerBuilder().withOnReceiveMetadata((md, pass) => pass(md.clone())).build()),
+    });
+  const ends: string[] = [];
+  let listedWhileRunning = -1;
+  const server: LeaksafeServer = createServer({
+    interceptors: [cloning],
+    hooks: { onCallEnd: (info) => ends.push(info.reason) },
+  }).add(
+    ChatService,
+    {
+      ...unimplemented(),
+      // Slower than the idle limit, which counts only until the request is whole.
+      post: async (request) => {
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        listedWhileRunning = server.activeStreams().length;
+        return PostResponse.create({ revision: request.text.length });
+      },
+    },
+    { idleTimeoutMs: 200 },
+  );
+  const port = await server.listen("127.0.0.1:0");
+  leaks.track({ registries: [server] });
+  const client = createClient(ChatService, `127.0.0.1:${port}`);
+  assert.equal((await client.post({ author: "a", text: "cloned" })).revision, 6);
+  assert.equal(listedWhileRunning, 1, "the call is listed once while its handler runs");
+  await eventually(() => server.activeStreams().length === 0, "the call to leave the registry");
+  assert.deepEqual(ends, ["ok"], "one call ended, and it ended OK");
+  client.close();
+  await server.shutdown({ graceMs: 1000 });
+  await leaks.assertNoLeaks();
+});
