@@ -1,12 +1,14 @@
 import type { Http2Stream } from "node:http2";
-import {
-  type ServerInterceptingCall,
-  ServerInterceptingCall as ServerInterceptingCallClass,
-  type ServerInterceptingCallInterface,
-  type ServerInterceptor,
-  ServerListenerBuilder,
+import type {
+  Metadata,
+  ServerInterceptingCall,
+  ServerInterceptingCallInterface,
+  ServerInterceptor,
 } from "@grpc/grpc-js";
+import { type CallLifecycle, FAILED } from "./call-lifecycle.js";
+import type { CallTimer, ReceiveState } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
+import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import {
   cancelledByPeer,
@@ -19,6 +21,10 @@ import {
 import { findHttp2Stream, releaseAfterStatus } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
+
+/** The listener a grpc-js server call reports to, and the status it sends (grpc-js does not export their types). */
+type InterceptingServerListener = Parameters<ServerInterceptingCallInterface["start"]>[0];
+type PartialStatusObject = Parameters<ServerInterceptingCallInterface["sendStatus"]>[0];
 
 /** What the wait needs to know about one served method. */
 export interface WaitSetup {
@@ -79,85 +85,153 @@ export class RequestWaits {
       // Adds no layer: grpc-js only uses the interface.
       return call as ServerInterceptingCall;
     }
-    return this.wrap(setup, call, stream);
+    return new RequestWait(this.scope, setup, call, stream) as unknown as ServerInterceptingCall;
   };
+}
 
-  private wrap(setup: WaitSetup, call: ServerInterceptingCallInterface, stream: Handing): ServerInterceptingCall {
-    let waiting: WaitingCall | undefined;
-    let handedOver = false;
-    let halfClosed = false;
-    const open = (): WaitingCall => {
-      const opened = openCall(this.scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
-      const { life } = opened;
-      const receive = {
-        get receiving() {
-          return !halfClosed;
-        },
-        buffered: false,
-      };
-      const timer = startCallTimer(opened, setup.limits, receive);
-      life.onFail((error) => {
-        stream[WAITING] = undefined;
-        if (!handedOver) {
-          call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
-          if (this.scope.stopping === undefined) {
-            releaseAfterStatus(call); // shutdown closes every session itself
-          }
-        }
-      });
-      refuseIfStopping(this.scope, opened);
-      return {
-        ...opened,
-        timer,
-        takeOver() {
-          handedOver = true;
-        },
-      };
-    };
-    const ended = (): boolean => waiting === undefined || waiting.life.ended;
-    return new ServerInterceptingCallClass(call, {
-      start: (next) => {
-        next(
-          new ServerListenerBuilder()
-            .withOnReceiveMetadata((metadata, pass) => {
-              waiting = open();
-              if (!waiting.life.ended) {
-                stream[WAITING] = waiting;
-                pass(metadata);
-              }
-            })
-            .withOnReceiveMessage((message, pass) => {
-              if (!ended()) {
-                (waiting as WaitingCall).record.lastMessageInAt = Date.now();
-                pass(message);
-              }
-            })
-            .withOnReceiveHalfClose((pass) => {
-              halfClosed = true;
-              if (!ended()) {
-                pass();
-              }
-            })
-            .withOnCancel(() => {
-              if (waiting !== undefined && !handedOver && !waiting.life.ended) {
-                waiting.life.fail(cancelledByPeer(waiting.deadline));
-              }
-            })
-            .build(),
-        );
-      },
-      sendStatus: (status, pass) => {
-        // grpc-js or another interceptor answered before the handler ran.
-        if (waiting !== undefined && !handedOver && !waiting.life.ended) {
-          handedOver = true;
-          if (status.code === Status.OK) {
-            waiting.life.finish();
-          } else {
-            waiting.life.fail(new RpcError(status.code, status.details ?? ""));
-          }
-        }
-        pass(status);
-      },
-    });
+/**
+ * One call's wait, as a layer between grpc-js's call and the layers above
+ * it. It is grpc-js's call to the layers above, and their listener to
+ * grpc-js's call, and it is the waiting call the adapter takes over: one
+ * object per call, where grpc-js's own `ServerInterceptingCall` with a
+ * listener and a responder would make a dozen.
+ */
+class RequestWait implements ServerInterceptingCallInterface, InterceptingServerListener, ReceiveState, WaitingCall {
+  // Set when the HEADERS are read (onReceiveMetadata).
+  life!: CallLifecycle;
+  record!: LiveCall;
+  deadline = Number.POSITIVE_INFINITY;
+  timer: CallTimer | undefined;
+  private next: InterceptingServerListener | undefined;
+  private opened = false;
+  private handedOver = false;
+  private halfClosed = false;
+  /** Nothing waits unread in this layer (the idle deadline's ReceiveState). */
+  readonly buffered = false;
+
+  constructor(
+    private readonly scope: ServerScope,
+    private readonly setup: WaitSetup,
+    private readonly call: ServerInterceptingCallInterface,
+    private readonly stream: Handing,
+  ) {}
+
+  /** The request may still arrive, so idleness counts (the idle deadline's ReceiveState). */
+  get receiving(): boolean {
+    return !this.halfClosed;
+  }
+
+  takeOver(): void {
+    this.handedOver = true;
+  }
+
+  /** The call failed before its handler ran: it is answered here. */
+  [FAILED](error: RpcError): void {
+    this.stream[WAITING] = undefined;
+    if (!this.handedOver) {
+      this.call.sendStatus({ code: error.code, details: error.details, metadata: error.metadata });
+      if (this.scope.stopping === undefined) {
+        releaseAfterStatus(this.call); // shutdown closes every session itself
+      }
+    }
+  }
+
+  private get live(): boolean {
+    return this.opened && !this.life.ended;
+  }
+
+  // The listener grpc-js's call reports to.
+
+  onReceiveMetadata(metadata: Metadata): void {
+    const { scope, setup, call } = this;
+    const opened = openCall(scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
+    this.life = opened.life;
+    this.record = opened.record;
+    this.deadline = opened.deadline;
+    this.opened = true;
+    this.timer = startCallTimer(this, setup.limits, this);
+    this.life.onFail(this);
+    refuseIfStopping(scope, this);
+    if (!this.life.ended) {
+      this.stream[WAITING] = this;
+      this.next?.onReceiveMetadata(metadata);
+    }
+  }
+
+  onReceiveMessage(message: unknown): void {
+    if (this.live) {
+      this.record.lastMessageInAt = Date.now();
+      this.next?.onReceiveMessage(message);
+    }
+  }
+
+  onReceiveHalfClose(): void {
+    this.halfClosed = true;
+    if (this.live) {
+      this.next?.onReceiveHalfClose();
+    }
+  }
+
+  onCancel(): void {
+    if (this.live && !this.handedOver) {
+      this.life.fail(cancelledByPeer(this.deadline));
+    }
+    this.next?.onCancel();
+  }
+
+  // The call the layers above see.
+
+  start(listener: InterceptingServerListener): void {
+    this.next = listener;
+    this.call.start(this);
+  }
+
+  sendStatus(status: PartialStatusObject): void {
+    // grpc-js or another interceptor answered before the handler ran.
+    if (this.live && !this.handedOver) {
+      this.handedOver = true;
+      if (status.code === Status.OK) {
+        this.life.finish();
+      } else {
+        this.life.fail(new RpcError(status.code, status.details ?? ""));
+      }
+    }
+    this.call.sendStatus(status);
+  }
+
+  sendMetadata(metadata: Metadata): void {
+    this.call.sendMetadata(metadata);
+  }
+
+  sendMessage(message: unknown, callback: () => void): void {
+    this.call.sendMessage(message, callback);
+  }
+
+  startRead(): void {
+    this.call.startRead();
+  }
+
+  getPeer(): string {
+    return this.call.getPeer();
+  }
+
+  getDeadline(): ReturnType<ServerInterceptingCallInterface["getDeadline"]> {
+    return this.call.getDeadline();
+  }
+
+  getHost(): string {
+    return this.call.getHost();
+  }
+
+  getAuthContext(): ReturnType<ServerInterceptingCallInterface["getAuthContext"]> {
+    return this.call.getAuthContext();
+  }
+
+  getConnectionInfo(): ReturnType<ServerInterceptingCallInterface["getConnectionInfo"]> {
+    return this.call.getConnectionInfo();
+  }
+
+  getMetricsRecorder(): ReturnType<ServerInterceptingCallInterface["getMetricsRecorder"]> {
+    return this.call.getMetricsRecorder();
   }
 }
