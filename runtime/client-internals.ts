@@ -46,7 +46,9 @@ const guarded = new WeakSet<object>();
  * `InternalChannel` behind a `Client`, and its method
  * `createLoadBalancingCall`, through which grpc-js's `RetryingCall` makes
  * every attempt of every call. The wrapper is an own property of this
- * channel's object: other channels in the process are untouched.
+ * channel's object. The first call it makes puts an accessor for `child` on
+ * grpc-js's `LoadBalancingCall.prototype` (see {@link watchChildren}); a
+ * call of a channel not guarded here only stores its child through it.
  */
 export function guardChannel(client: Client): void {
   const internal = (client.getChannel() as { internalChannel?: unknown }).internalChannel as
@@ -65,10 +67,48 @@ export function guardChannel(client: Client): void {
   internal.createLoadBalancingCall = function createGuardedCall(this: unknown, ...args: unknown[]): unknown {
     const call: unknown = create.apply(this, args);
     if (typeof call === "object" && call !== null) {
-      watchChild(call);
+      const prototype = Object.getPrototypeOf(call) as object;
+      if (!watchedPrototypes.has(prototype)) {
+        // The first call of its class, made before the accessor existed: watched on its own.
+        const hasChild = Object.hasOwn(call, "child");
+        watchChild(call);
+        if (hasChild) watchChildren(prototype);
+      }
     }
     return call;
   };
+}
+
+/** Where a `LoadBalancingCall` keeps its child once the accessor below is in place. */
+const CHILD = Symbol("leaksafe.child");
+const watchedPrototypes = new WeakSet<object>();
+
+/**
+ * Puts an accessor for `child` on `LoadBalancingCall.prototype`, once. grpc-js
+ * assigns the field (`this.child = null` in the constructor, after
+ * `this.channel`), so from then on each new call stores its child through
+ * the setter, which guards it when the call's `channel` is guarded. A
+ * prototype accessor keeps every call object in its fast shape, where
+ * redefining a field on each object ({@link watchChild}) costs two
+ * `defineProperty` calls and a dictionary-mode object per call.
+ */
+function watchChildren(prototype: object): void {
+  if (Object.hasOwn(prototype, "child")) {
+    return;
+  }
+  watchedPrototypes.add(prototype);
+  Object.defineProperty(prototype, "child", {
+    configurable: true,
+    get(this: { [CHILD]?: unknown }): unknown {
+      return this[CHILD];
+    },
+    set(this: { [CHILD]?: unknown; channel?: unknown }, value: unknown) {
+      this[CHILD] = value;
+      if (typeof value === "object" && value !== null && guarded.has(this.channel as object)) {
+        guardChild(value as SubchannelCall);
+      }
+    },
+  });
 }
 
 /**
@@ -94,16 +134,23 @@ function watchChild(call: object): void {
     set(value: unknown) {
       Object.defineProperty(call, "child", { value, writable: true, configurable: true, enumerable: true });
       if (typeof value === "object" && value !== null) {
-        // This runs inside grpc-js's pick callback, where a throw would
-        // become an unhandled rejection: a surprise here only disarms.
-        try {
-          guardStream(value as SubchannelCall);
-        } catch (thrown) {
-          missing.add(`guarding an Http2SubchannelCall (${String(thrown)})`);
-        }
+        guardChild(value as SubchannelCall);
       }
     },
   });
+}
+
+/**
+ * Guards an attempt's subchannel call. This runs inside grpc-js's pick
+ * callback, where a throw would become an unhandled rejection: a surprise
+ * here only disarms.
+ */
+function guardChild(call: SubchannelCall): void {
+  try {
+    guardStream(call);
+  } catch (thrown) {
+    missing.add(`guarding an Http2SubchannelCall (${String(thrown)})`);
+  }
 }
 
 /** What this file uses of grpc-js's `Http2SubchannelCall`. */
