@@ -21,6 +21,7 @@ import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { createClient, createServer, type LeaksafeServer, RpcError, Status } from "leaksafe";
 import { type ChatImplementation, ChatService } from "../generated-example/example/v1/chat_leaksafe.js";
+import { servingChat } from "../test/hostile/chat-service.js";
 import { ATTACKS, type AttackName } from "./hostile-attacker.js";
 
 setFlagsFromString("--expose-gc");
@@ -33,14 +34,9 @@ const SETTLE_MS = LIMITS.timeoutMs + 2000;
 const LEFT_MS = 1000;
 const MiB = 1024 * 1024;
 
+/** The served Chat, except that an upload named "big" is answered with 1 MiB, for the peer that never reads. */
 const chat: ChatImplementation = {
-  async post() {
-    return { revision: 1 };
-  },
-  async *watch(_request, ctx) {
-    yield { revision: 1, at: undefined };
-    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
-  },
+  ...servingChat,
   async upload(requests) {
     let name = "";
     let chunks = 0;
@@ -48,11 +44,7 @@ const chat: ChatImplementation = {
       name ||= chunk.name;
       chunks++;
     }
-    // An upload named "big" is answered with 1 MiB, for the peer that never reads.
     return { name: name === "big" ? "x".repeat(MiB) : name, bytes: 0, chunks };
-  },
-  async *converse(requests) {
-    for await (const message of requests) yield message;
   },
 };
 

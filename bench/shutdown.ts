@@ -25,7 +25,8 @@
 import { fork } from "node:child_process";
 import { once } from "node:events";
 import { createClient, createServer } from "leaksafe";
-import { type ChatImplementation, ChatService } from "../generated-example/example/v1/chat_leaksafe.js";
+import { ChatService } from "../generated-example/example/v1/chat_leaksafe.js";
+import { stuckPostChat } from "../test/hostile/chat-service.js";
 import { holdForShutdown } from "../test/hostile/shutdown-attacker.js";
 import { median } from "./suite/stats.js";
 
@@ -140,28 +141,9 @@ async function shutdownWith(size: number, load: Load): Promise<{ durationMs: num
   return { durationMs: report.durationMs, forced: report.forced.length };
 }
 
-/** The Chat service as a real server runs it, except that Post never answers. */
-function attackedChat(): ChatImplementation {
-  return {
-    post: () => new Promise(() => {}), // ignores its signal: forced at the end of the grace
-    async *watch(_request, ctx) {
-      yield { revision: 1, at: undefined };
-      await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
-    },
-    async upload(requests) {
-      let chunks = 0;
-      for await (const _ of requests) chunks++;
-      return { name: "upload", bytes: 0, chunks };
-    },
-    async *converse(requests) {
-      for await (const message of requests) yield message;
-    },
-  };
-}
-
 /** One round under attack: a server with its default limits, `size` streams held by the attacker, then shutdown. */
 async function shutdownAttacked(size: number): Promise<{ durationMs: number; forced: number }> {
-  const server = createServer().add(ChatService, attackedChat());
+  const server = createServer().add(ChatService, stuckPostChat);
   const port = await server.listen("127.0.0.1:0");
   const child = fork(new URL(import.meta.url), ["attacker", String(port), String(size)], {
     execArgv: ["--import", "tsx"],

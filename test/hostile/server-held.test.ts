@@ -17,9 +17,10 @@ import {
   type StreamLimits,
 } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
-import { type ChatImplementation, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { eventually } from "../e2e/harness.js";
 import { assertFiredOnTime, assertNoticedAtOnce } from "../support/bounds.js";
+import { servingChat } from "./chat-service.js";
 import {
   gzipBomb,
   H2,
@@ -31,25 +32,6 @@ import {
   sendGzipBomb,
   slowloris,
 } from "./server-attacks.js";
-
-/** The Chat service as a real server runs it: every handler reads its requests and ends when its call does. */
-const chat: ChatImplementation = {
-  async post() {
-    return { revision: 1 };
-  },
-  async *watch(_request, ctx) {
-    yield { revision: 1, at: undefined };
-    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
-  },
-  async upload(requests) {
-    let chunks = 0;
-    for await (const _ of requests) chunks++;
-    return { name: "upload", bytes: 0, chunks };
-  },
-  async *converse(requests) {
-    for await (const message of requests) yield message;
-  },
-};
 
 /** What the server did while it was attacked. */
 interface Attacked {
@@ -76,7 +58,7 @@ async function underAttack<T>(
   const attacked = { callsStarted: 0 } as Attacked;
   const server = createServer({ ...options, hooks: { onCallStart: () => attacked.callsStarted++ } }).add(
     ChatService,
-    chat,
+    servingChat,
     limits,
   );
   attacked.server = server;

@@ -10,34 +10,18 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createServer } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
-import { type ChatImplementation, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { eventually } from "../e2e/harness.js";
 import { assertNoticedAtOnce, assertShutdownOnTime } from "../support/bounds.js";
+import { stuckPostChat } from "./chat-service.js";
 import { holdForShutdown } from "./shutdown-attacker.js";
 
 const GRACE_MS = 1000;
 const HELD_STREAMS = 631;
 
-/** A real server's Chat, except that Post never answers and ignores its signal. */
-const chat: ChatImplementation = {
-  post: () => new Promise(() => {}),
-  async *watch(_request, ctx) {
-    yield { revision: 1, at: undefined };
-    await new Promise((resolve) => ctx.signal.addEventListener("abort", resolve, { once: true }));
-  },
-  async upload(requests) {
-    let chunks = 0;
-    for await (const _ of requests) chunks++;
-    return { name: "upload", bytes: 0, chunks };
-  },
-  async *converse(requests) {
-    for await (const message of requests) yield message;
-  },
-};
-
 test(`${HELD_STREAMS} streams held by a peer that reads nothing and ignores GOAWAY, and a stuck unary call: shutdown keeps its bound and closes every socket`, async () => {
   const leaks = createLeakChecker();
-  const server = createServer().add(ChatService, chat);
+  const server = createServer().add(ChatService, stuckPostChat);
   leaks.track({ registries: [server] });
   const port = await server.listen("127.0.0.1:0");
   const attacker = await holdForShutdown(port, { streams: HELD_STREAMS, unary: 1 });
