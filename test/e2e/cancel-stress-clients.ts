@@ -85,32 +85,13 @@ function grpcJsClient(address: string): StressClient {
 function leaksafeClient(address: string): StressClient {
   const client = createClient(ChatService, address);
   return {
-    async run(call) {
-      const controller = new AbortController();
-      const cancel = () => controller.abort();
-      const options = { signal: controller.signal, metadata: { [ID_HEADER]: call.id } };
-      let settle = () => {};
-      const settled = new Promise<void>((resolve) => (settle = resolve));
-      try {
-        if (call.method === "upload") {
-          await client.upload(
-            requestsOf(call, (i) => chunk(call, i), cancel, settled),
-            options,
-          );
-        } else {
-          for await (const _ of client.converse(
-            requestsOf(call, (i) => chat(call, i), cancel, settled),
-            options,
-          )) {
-          }
-        }
-        return "OK";
-      } catch (error) {
-        return error instanceof RpcError ? (Status[error.code] ?? errorName(error.code)) : String(error);
-      } finally {
-        settle();
-      }
-    },
+    run: (call) =>
+      runIterable(
+        call,
+        client,
+        (signal) => ({ signal, metadata: { [ID_HEADER]: call.id } }),
+        (error) => (error instanceof RpcError ? (Status[error.code] ?? errorName(error.code)) : String(error)),
+      ),
     active: () => client.activeStreams().length,
     close: () => client.close(),
   };
@@ -118,39 +99,55 @@ function leaksafeClient(address: string): StressClient {
 
 function connectClient(address: string): StressClient {
   const transport = createGrpcTransport({ baseUrl: `http://${address}` });
-  const client = createConnectClient(chatDescriptor(), transport) as unknown as {
-    upload(requests: AsyncIterable<unknown>, options: object): Promise<unknown>;
-    converse(requests: AsyncIterable<unknown>, options: object): AsyncIterable<unknown>;
-  };
+  const client = createConnectClient(chatDescriptor(), transport) as unknown as IterableChat;
   return {
-    async run(call) {
-      const controller = new AbortController();
-      const cancel = () => controller.abort();
-      const options = { signal: controller.signal, headers: { [ID_HEADER]: call.id } };
-      let settle = () => {};
-      const settled = new Promise<void>((resolve) => (settle = resolve));
-      try {
-        if (call.method === "upload") {
-          await client.upload(
-            requestsOf(call, (i) => chunk(call, i), cancel, settled),
-            options,
-          );
-        } else {
-          for await (const _ of client.converse(
-            requestsOf(call, (i) => chat(call, i), cancel, settled),
-            options,
-          )) {
-          }
-        }
-        return "OK";
-      } catch (error) {
-        const code = (error as { code?: number }).code;
-        return typeof code === "number" ? errorName(code) : String(error);
-      } finally {
-        settle();
-      }
-    },
+    run: (call) =>
+      runIterable(
+        call,
+        client,
+        (signal) => ({ signal, headers: { [ID_HEADER]: call.id } }),
+        (error) => {
+          const code = (error as { code?: number }).code;
+          return typeof code === "number" ? errorName(code) : String(error);
+        },
+      ),
     active: () => 0,
     close: () => {},
   };
+}
+
+/** Chat's Upload and Converse as a client that takes async iterables has them (leaksafe's, connect-node's). */
+interface IterableChat {
+  upload(requests: AsyncIterable<never>, options: never): Promise<unknown>;
+  converse(requests: AsyncIterable<never>, options: never): AsyncIterable<unknown>;
+}
+
+/** Makes one planned call through such a client; resolves with the status name it saw. */
+async function runIterable(
+  call: PlannedCall,
+  client: IterableChat,
+  options: (signal: AbortSignal) => object,
+  statusOf: (error: unknown) => string,
+): Promise<string> {
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  let settle = () => {};
+  const settled = new Promise<void>((resolve) => (settle = resolve));
+  const given = options(controller.signal) as never;
+  try {
+    if (call.method === "upload") {
+      await client.upload(requestsOf(call, (i) => chunk(call, i), cancel, settled) as AsyncIterable<never>, given);
+    } else {
+      for await (const _ of client.converse(
+        requestsOf(call, (i) => chat(call, i), cancel, settled) as AsyncIterable<never>,
+        given,
+      )) {
+      }
+    }
+    return "OK";
+  } catch (error) {
+    return statusOf(error);
+  } finally {
+    settle();
+  }
 }
