@@ -10,6 +10,7 @@
  * `{ saw }` (what came back, tallied) when it is told to `report`.
  */
 import { once } from "node:events";
+import { Status } from "leaksafe";
 import { UploadChunk } from "../generated-example/example/v1/chat.js";
 import { connectRaw, type RawClient, type RawStream } from "../test/hostile/raw-client.js";
 import {
@@ -133,28 +134,8 @@ function done(seen: string[]): Held {
   return { answers: [], clients: [], saw };
 }
 
-const STATUS_NAMES = [
-  "OK",
-  "CANCELLED",
-  "UNKNOWN",
-  "INVALID_ARGUMENT",
-  "DEADLINE_EXCEEDED",
-  "NOT_FOUND",
-  "ALREADY_EXISTS",
-  "PERMISSION_DENIED",
-  "RESOURCE_EXHAUSTED",
-  "FAILED_PRECONDITION",
-  "ABORTED",
-  "OUT_OF_RANGE",
-  "UNIMPLEMENTED",
-  "INTERNAL",
-  "UNAVAILABLE",
-  "DATA_LOSS",
-  "UNAUTHENTICATED",
-];
-
 function describe(answer: Answer): string {
-  if (answer.status !== undefined) return STATUS_NAMES[answer.status] ?? `status ${answer.status}`;
+  if (answer.status !== undefined) return Status[answer.status] ?? `status ${answer.status}`;
   return `RST_STREAM ${answer.rstCode}`;
 }
 
