@@ -316,8 +316,9 @@ function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
   stream.once("close", () => {
     open.streams.delete(stream);
     if (open.streams.size === 0) {
+      // The interval stops at its next tick if nothing is watched then:
+      // calls made one after another do not each start and stop a timer.
       watched.delete(open);
-      stopChecking();
     }
   });
   if (checking === undefined) {
