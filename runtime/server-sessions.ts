@@ -63,22 +63,24 @@ export class ServerSessions {
   }
 }
 
-/**
- * Connections already sent a shutdown notice for their resets; each is
- * closed once the last of its streams ends, as the peer may ignore GOAWAY.
- */
-const toldToLeave = new WeakSet<http2.Http2Session>();
-/**
- * Connections whose final GOAWAY was sent: they take no new stream, so the
- * resets still to come are bounded by the streams already open.
- */
-const closedToNewStreams = new WeakSet<http2.Http2Session>();
-/** How many streams each connection has open, and the largest stream id it opened. */
-const openStreams = new WeakMap<http2.Http2Session, number>();
-const lastStreamIds = new WeakMap<http2.Http2Session, number>();
+/** What the reset count knows of one connection. */
+interface Connection {
+  /** Streams open, and the largest stream id the peer opened. */
+  open: number;
+  lastStreamId: number;
+  /** The count of the streams its peer reset, made at its first reset. */
+  budget: ResetBudget | undefined;
+  /** Sent a shutdown notice for its resets: closed once the last of its streams ends, as the peer may ignore GOAWAY. */
+  toldToLeave: boolean;
+  /**
+   * Its final GOAWAY was sent (or its destruction is on its way): it takes
+   * no new stream, so the resets still to come are bounded by the streams
+   * already open, and are no longer counted.
+   */
+  closedToNewStreams: boolean;
+}
 
-/** Each connection's count of the streams its peer reset, made at its first reset. */
-const resetBudgets = new WeakMap<http2.Http2Session, ResetBudget>();
+const connections = new WeakMap<http2.Http2Session, Connection>();
 
 /** Watches one stream: if the peer resets it, the reset is counted against its connection. */
 function countResets(stream: http2.ServerHttp2Stream): void {
@@ -86,39 +88,34 @@ function countResets(stream: http2.ServerHttp2Stream): void {
   if (session === undefined) {
     return;
   }
-  openStreams.set(session, (openStreams.get(session) ?? 0) + 1);
-  const id = stream.id ?? 0;
-  if (id > (lastStreamIds.get(session) ?? 0)) {
-    lastStreamIds.set(session, id);
+  let connection = connections.get(session);
+  if (connection === undefined) {
+    connection = { open: 0, lastStreamId: 0, budget: undefined, toldToLeave: false, closedToNewStreams: false };
+    connections.set(session, connection);
   }
+  const state = connection;
+  state.open++;
+  state.lastStreamId = Math.max(state.lastStreamId, stream.id ?? 0);
   stream.once("close", () => {
-    const left = (openStreams.get(session) ?? 1) - 1;
-    openStreams.set(session, left);
-    if (left === 0 && toldToLeave.has(session) && !session.closed) {
+    state.open--;
+    if (state.open === 0 && state.toldToLeave && !session.closed) {
       session.close(); // its last stream is done: no PING is needed any more
     }
     // A reset has a code; a stream that ended both ways closes with 0. A
     // reset this server sent is counted too: it only brings the notice
     // nearer.
-    if (stream.rstCode === undefined || stream.rstCode === 0 || session.destroyed) {
+    if (stream.rstCode === undefined || stream.rstCode === 0 || session.destroyed || state.closedToNewStreams) {
       return;
     }
-    if (closedToNewStreams.has(session)) {
-      return; // only streams already open can still be reset
-    }
-    let budget = resetBudgets.get(session);
-    if (budget === undefined) {
-      budget = new ResetBudget();
-      resetBudgets.set(session, budget);
-    }
-    const verdict = budget.take();
-    if (verdict === "close" && !toldToLeave.has(session)) {
-      tellToLeave(session, left);
+    state.budget ??= new ResetBudget();
+    const verdict = state.budget.take();
+    if (verdict === "close" && !state.toldToLeave) {
+      tellToLeave(session, state);
     } else if (verdict === "destroy") {
       // Not from inside this 'close' event: nghttp2 is still delivering
       // the frame that reset the stream, and Node 20 destroying the
       // session's other streams from here was seen to spin for minutes.
-      closedToNewStreams.add(session);
+      state.closedToNewStreams = true;
       setImmediate(() => {
         if (!session.destroyed) {
           session.goaway(INTERNAL_ERROR);
@@ -143,21 +140,21 @@ function countResets(stream: http2.ServerHttp2Stream): void {
  * open need them to confirm their END_STREAM (end-barrier.ts). It is closed
  * once its last stream has ended.
  */
-function tellToLeave(session: http2.Http2Session, open: number): void {
-  toldToLeave.add(session);
+function tellToLeave(session: http2.Http2Session, state: Connection): void {
+  state.toldToLeave = true;
   // Until the final GOAWAY, the client may still reset every stream it has
   // open and every stream it opens before it reads the notice: up to one
   // full bucket more, as nghttp2 would allow a new connection.
-  resetBudgets.set(session, new ResetBudget());
+  state.budget = new ResetBudget();
   session.goaway(constants.NGHTTP2_NO_ERROR, MAX_STREAM_ID);
-  if (open === 0) {
+  if (state.open === 0) {
     session.close();
     return;
   }
   const final = (): void => {
-    if (session.destroyed || closedToNewStreams.has(session)) return;
-    closedToNewStreams.add(session);
-    session.goaway(constants.NGHTTP2_NO_ERROR, lastStreamIds.get(session) ?? 0);
+    if (session.destroyed || state.closedToNewStreams) return;
+    state.closedToNewStreams = true;
+    session.goaway(constants.NGHTTP2_NO_ERROR, state.lastStreamId);
   };
   afterPingRoundTrip(session, { done: final, cannot: final });
 }
