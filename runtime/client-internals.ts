@@ -15,12 +15,22 @@
  *   (grpc-js dropped the partial bytes and ended normally);
  * - a stream on an HTTP/2 session that nghttp2 has ended by itself fails
  *   with `INTERNAL` at once, and the session is destroyed, so that the
- *   channel connects again (nothing told grpc-js, and every call on it hung).
+ *   channel connects again (nothing told grpc-js, and every call on it hung);
+ * - a cancel before the request stream ended sends RST_STREAM alone, as the
+ *   session promised the server (reset-only.ts), so that a leaksafe server
+ *   need not wait two PING round trips to trust an END_STREAM.
  */
 
-import { type ClientHttp2Stream, constants, type Http2Session, type IncomingHttpHeaders } from "node:http2";
+import {
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  constants,
+  type Http2Session,
+  type IncomingHttpHeaders,
+} from "node:http2";
 import type { Client } from "@grpc/grpc-js";
 import { cutShort, type DecoderState } from "./grpc-decoder.js";
+import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
 
 const missing = new Set<string>();
@@ -104,8 +114,13 @@ function watchChildren(prototype: object): void {
     },
     set(this: { [CHILD]?: unknown; channel?: unknown }, value: unknown) {
       this[CHILD] = value;
-      if (typeof value === "object" && value !== null && guarded.has(this.channel as object)) {
+      if (typeof value !== "object" || value === null) {
+        return;
+      }
+      if (guarded.has(this.channel as object)) {
         guardChild(value as SubchannelCall);
+      } else {
+        keepResetOnlyPromise(value as SubchannelCall);
       }
     },
   });
@@ -196,6 +211,21 @@ function guardStream(call: SubchannelCall): void {
     missing.add("Http2SubchannelCall.decoder.readState");
   }
   watchSession(stream, call);
+  if (stream.session !== undefined && promiseResetOnly(stream.session as ClientHttp2Session)) {
+    cancelWithResetOnly(stream);
+  }
+}
+
+/**
+ * A call of a channel that is not guarded may share a session with guarded
+ * ones (grpc-js pools subchannels across channels): once the session
+ * carries leaksafe's promise (reset-only.ts), its cancels keep it too.
+ */
+function keepResetOnlyPromise(call: SubchannelCall): void {
+  const stream = call.http2Stream;
+  if (isClientStream(stream) && madeResetOnlyPromise(stream.session)) {
+    cancelWithResetOnly(stream);
+  }
 }
 
 function isClientStream(value: unknown): value is ClientHttp2Stream {

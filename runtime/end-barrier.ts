@@ -1,4 +1,5 @@
 import { constants, type Http2Session, type Http2Stream } from "node:http2";
+import { heldToResetOnly } from "./reset-only.js";
 import { findHttp2Stream } from "./server-reset.js";
 
 /**
@@ -106,6 +107,11 @@ export function confirmEndOfStream(call: object, confirmed: () => void, fallback
   if (stream === undefined || session === undefined) {
     // No grpc-js internals, or the stream is already gone without a reset.
     fallback();
+    return;
+  }
+  if (heldToResetOnly(session)) {
+    // Its client cancels with RST_STREAM alone (reset-only.ts): this END_STREAM is a half-close.
+    confirmed();
     return;
   }
   const barrier = barrierOf(session);

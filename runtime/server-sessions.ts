@@ -18,6 +18,7 @@ import { afterPingRoundTrip } from "./end-barrier.js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
+import { hearResetOnlyPromise } from "./reset-only.js";
 import { findHttp2Stream } from "./server-reset.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
@@ -36,6 +37,7 @@ export class ServerSessions {
         gateStreams(http2Server);
         http2Server.on("connection", (socket: Socket) => this.track(socket));
         http2Server.on("stream", countResets);
+        http2Server.on("session", hearResetOnlyPromise);
       }
     }
   }
