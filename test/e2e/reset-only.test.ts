@@ -89,7 +89,12 @@ test("a leaksafe client promises before its first stream and cancels an unfinish
         assert.fail(`the request loop ended normally for a call the client cancelled (${String(ctx.signal.aborted)})`);
       },
     },
-    { route: async (port) => (tap = await startFrameTap(port)).port },
+    {
+      route: async (port) => {
+        tap = await startFrameTap(port);
+        return tap.port;
+      },
+    },
   );
   for (const round of [1, 2]) {
     const cancel = new AbortController();
