@@ -30,14 +30,19 @@ export class CallLifecycle {
   /** Set when the call failed; the error every pending wait rejects with. */
   failure: RpcError | undefined;
   ended = false;
-  private readonly failHooks: FailHook[] = [];
-  private readonly cleanups: Cleanup[] = [];
+  // Four slots each, sized exactly by the literal, with counts: a call
+  // registers about four of each, and an array grown by push() from empty
+  // takes 17 slots at once.
+  private readonly failHooks: Array<FailHook | undefined> = [undefined, undefined, undefined, undefined];
+  private failHookCount = 0;
+  private readonly cleanups: Array<Cleanup | undefined> = [undefined, undefined, undefined, undefined];
+  private cleanupCount = 0;
   private signal: AbortSignal | undefined;
   private abortError: ((signal: AbortSignal) => RpcError) | undefined;
 
   /** Runs `hook` if the call fails. Registered once per call, never per message. */
   onFail(hook: FailHook): void {
-    this.failHooks.push(hook);
+    this.failHooks[this.failHookCount++] = hook;
   }
 
   /** Runs `cleanup` when the call ends, however it ends. */
@@ -45,7 +50,7 @@ export class CallLifecycle {
     if (this.ended) {
       raiseLater(release(cleanup, NONE));
     } else {
-      this.cleanups.push(cleanup);
+      this.cleanups[this.cleanupCount++] = cleanup;
     }
   }
 
@@ -89,7 +94,8 @@ export class CallLifecycle {
     this.failure = error;
     let thrown: unknown = NONE;
     // A hook registered while these run (there should be none) runs too.
-    for (const hook of this.failHooks) {
+    for (let i = 0; i < this.failHookCount; i++) {
+      const hook = this.failHooks[i] as FailHook;
       try {
         if (typeof hook === "function") {
           hook(error);
@@ -108,15 +114,20 @@ export class CallLifecycle {
 
   /** Releases everything, whatever throws. Returns `thrown`, or the first error if `thrown` is NONE. */
   private release(thrown: unknown): unknown {
-    this.failHooks.length = 0;
+    this.failHooks.fill(undefined);
+    this.failHookCount = 0;
     if (this.signal !== undefined) {
       this.signal.removeEventListener("abort", this);
       this.signal = undefined;
       this.abortError = undefined;
     }
-    for (const cleanup of this.cleanups.splice(0)) {
+    // A cleanup registered while these run is released at once by defer().
+    for (let i = 0; i < this.cleanupCount; i++) {
+      const cleanup = this.cleanups[i] as Cleanup;
+      this.cleanups[i] = undefined;
       thrown = release(cleanup, thrown);
     }
+    this.cleanupCount = 0;
     return thrown;
   }
 }
@@ -186,9 +197,15 @@ export class Interruptible {
   };
 
   constructor(private readonly life: CallLifecycle) {
-    // On success the waits end too (a server may answer before the client
-    // has sent everything); they reject with CALL_ENDED.
-    life.defer(() => this.settleError(life.failure ?? CALL_ENDED));
+    life.defer(this);
+  }
+
+  /**
+   * The call ended: so does the pending wait. On success too (a server may
+   * answer before the client has sent everything), with CALL_ENDED.
+   */
+  [RELEASE](): void {
+    this.settleError(this.life.failure ?? CALL_ENDED);
   }
 
   wait<T>(promise: PromiseLike<T>): Promise<T> {

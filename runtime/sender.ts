@@ -36,13 +36,15 @@ export async function sendAll<T>(
     return sink.write(message);
   };
   const waits = new Interruptible(life);
-  const drain = new DrainWaiter(sink, life, timer, record);
+  // Made at the first full buffer: a stream that never fills one (most) pays nothing for it.
+  let drain: DrainWaiter | undefined;
   if (!(Symbol.asyncIterator in source)) {
     // A plain iterable needs no promise per message; only drains are awaited.
     const iterator = source[Symbol.iterator]();
     try {
       for (let r = iterator.next(); r.done !== true && !life.ended; r = iterator.next()) {
         if (!write(r.value)) {
+          drain ??= new DrainWaiter(sink, life, timer, record);
           await waits.wait(drain.next());
         }
       }
@@ -63,6 +65,7 @@ export async function sendAll<T>(
         return;
       }
       if (!write(result.value)) {
+        drain ??= new DrainWaiter(sink, life, timer, record);
         await waits.wait(drain.next());
       }
     }

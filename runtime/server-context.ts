@@ -1,5 +1,6 @@
 import { Metadata, type ServerUnaryCall } from "@grpc/grpc-js";
-import type { CallLifecycle } from "./call-lifecycle.js";
+import { type CallLifecycle, FAILED } from "./call-lifecycle.js";
+import type { RpcError } from "./rpc-error.js";
 import { clientDeadline } from "./server-sessions.js";
 
 /** The part of a grpc-js server call that every kind has. */
@@ -40,7 +41,12 @@ export class CallContext implements ServerContext {
     private readonly call: SurfaceCall,
     private readonly life: CallLifecycle,
   ) {
-    life.onFail((error) => this.controller?.abort(error));
+    life.onFail(this);
+  }
+
+  /** The call failed: `signal` aborts with its error, if anyone asked for it. */
+  [FAILED](error: RpcError): void {
+    this.controller?.abort(error);
   }
 
   get signal(): AbortSignal {

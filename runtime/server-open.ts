@@ -1,4 +1,4 @@
-import { CallLifecycle } from "./call-lifecycle.js";
+import { CallLifecycle, RELEASE } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall, Registry } from "./registry.js";
@@ -43,13 +43,25 @@ export function openCall(
   const own = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Number.POSITIVE_INFINITY;
   const deadline = Math.min(Number.isNaN(incoming) ? Number.POSITIVE_INFINITY : incoming, own);
   const record = scope.registry.open(method.path, method.kind, peer, Number.isFinite(deadline) ? deadline : undefined);
-  const entry = { kind: method.kind, life };
+  const entry = new LiveEntry(method.kind, life, scope, record);
   scope.live.add(entry);
-  life.defer(() => {
-    scope.live.delete(entry);
-    scope.registry.close(record, life.failure);
-  });
+  life.defer(entry);
   return { life, record, deadline };
+}
+
+/** A call's place in the list shutdown ends; it leaves, with its registry entry, when the call ends. */
+class LiveEntry {
+  constructor(
+    readonly kind: MethodKind,
+    readonly life: CallLifecycle,
+    private readonly scope: ServerScope,
+    private readonly record: LiveCall,
+  ) {}
+
+  [RELEASE](): void {
+    this.scope.live.delete(this);
+    this.scope.registry.close(this.record, this.life.failure);
+  }
 }
 
 /**

@@ -98,7 +98,8 @@ function countResets(stream: http2.ServerHttp2Stream): void {
   const state = connection;
   state.open++;
   state.lastStreamId = Math.max(state.lastStreamId, stream.id ?? 0);
-  stream.once("close", () => {
+  // `on`, not `once`: a stream closes once, and `once` costs a wrapper per stream.
+  stream.on("close", () => {
     state.open--;
     if (state.open === 0 && state.toldToLeave && !session.closed) {
       session.close(); // its last stream is done: no PING is needed any more
