@@ -29,7 +29,7 @@ const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding:
 const started = Date.now();
 const { stress, runs } = await runStress({ seed, callsPerKind, concurrency: CONCURRENCY, kinds });
 stopHog();
-const result = tally(runs, stress.seen);
+const result = tally(runs, stress);
 await eventually(() => stress.server.activeStreams().length === 0, "the server registry to empty");
 const report = await stress.server.shutdown({ graceMs: 1000 });
 console.log(

@@ -4,11 +4,13 @@
  * 2. half-closes not followed by a cancel that the handler saw as a cancel;
  * 3. cancels after the half-close, each way (reported only).
  * Calls the handler never saw (cancelled before their HEADERS left, or
- * before grpc-js ran the handler) are counted apart.
+ * before grpc-js ran the handler) are counted apart, and so are half-closes
+ * seen as a cancel on a connection that ended with an error of its own (a
+ * client's protocol error): those calls were lost by both sides.
  */
 import { cancelsBeforeHalfClose, POINTS, type Point } from "./cancel-stress-plan.js";
 import type { KindRun } from "./cancel-stress-run.js";
-import type { Seen } from "./cancel-stress-server.js";
+import type { StressServer } from "./cancel-stress-server.js";
 
 export interface Row {
   kind: string;
@@ -27,13 +29,24 @@ export interface Tally {
   cancelsSeenAsEnds: string[];
   /** Count 2, with the ids of the calls. */
   endsSeenAsCancels: string[];
+  /** Half-closes seen as a cancel because their connection ended with an error (reported only), by error. */
+  lostWithConnection: Map<string, string[]>;
   /** Count 3, each way. */
   afterHalfClose: { end: number; cancel: number };
 }
 
-export function tally(runs: KindRun[], seen: Map<string, Seen>): Tally {
+export function tally(
+  runs: KindRun[],
+  { seen, peers, brokenConnections }: Pick<StressServer, "seen" | "peers" | "brokenConnections">,
+): Tally {
   const rows: Row[] = [];
-  const result: Tally = { rows, cancelsSeenAsEnds: [], endsSeenAsCancels: [], afterHalfClose: { end: 0, cancel: 0 } };
+  const result: Tally = {
+    rows,
+    cancelsSeenAsEnds: [],
+    endsSeenAsCancels: [],
+    lostWithConnection: new Map(),
+    afterHalfClose: { end: 0, cancel: 0 },
+  };
   for (const run of runs) {
     for (const point of POINTS) {
       const row: Row = { kind: run.kind, point, calls: 0, end: 0, cancel: 0, unseen: 0, client: {} };
@@ -45,7 +58,14 @@ export function tally(runs: KindRun[], seen: Map<string, Seen>): Tally {
         if (how === undefined) row.unseen++;
         else row[how]++;
         if (how === "end" && cancelsBeforeHalfClose(point)) result.cancelsSeenAsEnds.push(call.id);
-        if (how === "cancel" && point === "none") result.endsSeenAsCancels.push(call.id);
+        if (how === "cancel" && point === "none") {
+          const broken = brokenConnections.get(peers.get(call.id) ?? "");
+          if (broken === undefined) {
+            result.endsSeenAsCancels.push(call.id);
+          } else {
+            result.lostWithConnection.set(broken, [...(result.lostWithConnection.get(broken) ?? []), call.id]);
+          }
+        }
         if (how !== undefined && point === "after-half-close") result.afterHalfClose[how]++;
       }
       rows.push(row);
@@ -73,6 +93,10 @@ export function markdown(result: Tally, runs: KindRun[]): string {
   lines.push("| count | calls |", "|---|---|");
   lines.push(`| 1. cancels before the half-close seen as a normal end | **${result.cancelsSeenAsEnds.length}** |`);
   lines.push(`| 2. half-closes without a cancel seen as a cancel | **${result.endsSeenAsCancels.length}** |`);
+  const lost = [...result.lostWithConnection].map(([error, ids]) => `${ids.length} (${error})`).join(", ");
+  lines.push(
+    `| 2′. half-closes on a connection that ended with an error, seen as a cancel (report only) | ${lost || 0} |`,
+  );
   lines.push(
     `| 3. cancels after the half-close (report only) | ${result.afterHalfClose.end} seen as end, ${result.afterHalfClose.cancel} as cancel |`,
   );
