@@ -32,6 +32,7 @@ import type { Client } from "@grpc/grpc-js";
 import { cutShort, type DecoderState } from "./grpc-decoder.js";
 import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
+import { sessionHandle } from "./session-handle.js";
 
 const missing = new Set<string>();
 
@@ -392,16 +393,13 @@ function endIfDead(open: SessionStreams): void {
   session.destroy();
 }
 
-let handleKey: symbol | undefined;
-
 /** Whether nghttp2 still wants to read or write on this session; undefined if that cannot be known. */
 function isAlive(session: Http2Session): boolean | undefined {
-  handleKey ??= Object.getOwnPropertySymbols(session).find((key) => key.description === "kHandle");
-  if (handleKey === undefined) {
+  const handle = sessionHandle(session);
+  if (handle === "no symbol") {
     missing.add("Http2Session[kHandle]");
     return undefined;
   }
-  const handle = (session as unknown as Record<symbol, { hasPendingData?: unknown } | undefined>)[handleKey];
   if (handle === undefined) {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { constants, type Http2Session, type Http2Stream } from "node:http2";
 import { heldToResetOnly } from "./reset-only.js";
 import { findHttp2Stream } from "./server-reset.js";
+import { sessionHandle } from "./session-handle.js";
 
 /**
  * Confirms a request stream's END_STREAM before the request loop may end
@@ -30,9 +31,9 @@ class SessionBarrier {
 
   /**
    * Calls `done` after one full PING round trip begun after this call. If no
-   * PING can be sent (the session is closing: Node then refuses pings), calls
-   * `cannot` instead; if the session is destroyed, calls neither (its streams
-   * end with a cancel).
+   * PING can be sent (too many are outstanding, or Node's native handle is
+   * out of reach) or it fails, calls `cannot` instead; if the session is
+   * destroyed, calls neither (its streams end with a cancel).
    */
   afterRoundTrip(waiter: Waiter): void {
     this.waiting.push(waiter);
@@ -45,21 +46,47 @@ class SessionBarrier {
     const batch = this.waiting;
     this.waiting = [];
     if (this.session.destroyed) return;
-    if (this.session.closed) {
-      for (const waiter of batch) waiter.cannot();
-      return;
-    }
     this.inFlight = true;
-    this.session.ping((error) => {
+    const sent = ping(this.session, (acknowledged) => {
       this.inFlight = false;
-      if (error !== null) {
+      if (!acknowledged) {
         if (!this.session.destroyed) for (const waiter of batch) waiter.cannot();
       } else {
         for (const waiter of batch) waiter.done();
       }
       if (this.waiting.length > 0) this.send();
     });
+    if (!sent) {
+      this.inFlight = false;
+      for (const waiter of batch) waiter.cannot();
+    }
   }
+}
+
+/**
+ * Sends a PING and calls `done` with whether it was acknowledged; returns
+ * false, and never calls `done`, when it cannot be sent at all.
+ *
+ * Node's `ping()` answers at once with ERR_HTTP2_PING_CANCEL on a session
+ * that is `closed`: one that has sent GOAWAY (`close()`) or received
+ * GOAWAY NO_ERROR from its peer (`onGoawayData` calls `close()`), and now
+ * waits for its streams. nghttp2 still sends PINGs and reads their ACKs
+ * until the session ends, and those streams are the ones that need the
+ * proof: a grpc-js client that leaves a connection sends GOAWAY first, and
+ * may still cancel the calls it has open there. So on a closed session the
+ * PING goes through the native handle, as Node's `ping()` itself does.
+ */
+function ping(session: Http2Session, done: (acknowledged: boolean) => void): boolean {
+  if (!session.closed) {
+    session.ping((error) => done(error === null));
+    return true;
+  }
+  const handle = sessionHandle(session);
+  if (typeof handle !== "object" || typeof handle.ping !== "function") {
+    return false;
+  }
+  handle.ping(undefined, (acknowledged: unknown) => done(acknowledged === true));
+  return true;
 }
 
 interface Waiter {
@@ -97,8 +124,9 @@ function wasReset(stream: Http2Stream): boolean {
  * half of a cancel: after two PING round trips begun after the END_STREAM,
  * unless the stream was reset meanwhile (then never: the call fails instead).
  * `fallback` runs instead when no PING can prove it: the grpc-js internals
- * that reach the HTTP/2 stream are missing, or the session is closing (Node
- * refuses pings on a closed session) or a ping failed.
+ * that reach the HTTP/2 stream are missing, or a ping could not be sent or
+ * failed while the session lives. A closing session (GOAWAY sent or
+ * received) still pings, through Node's native handle (see `ping`).
  */
 export function confirmEndOfStream(call: object, confirmed: () => void, fallback: () => void): void {
   const stream = findHttp2Stream(call);

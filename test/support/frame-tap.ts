@@ -2,7 +2,9 @@
  * A TCP forwarder on loopback that reads the HTTP/2 frames a client sends
  * on their way to the server, so a test can assert what went on the wire
  * (an END_STREAM flag, a RST_STREAM code, a PING's payload) and in which
- * order. It forwards every byte unchanged.
+ * order. It forwards every byte unchanged and in order, frame by frame;
+ * `holdAfter` can make it hold back everything that follows a frame for a
+ * while, as a slow network or a stalled client would.
  */
 import { connect, createServer, type Socket } from "node:net";
 
@@ -38,7 +40,12 @@ const TYPES = [
 const PREFACE_LENGTH = 24;
 const HEADER_LENGTH = 9;
 
-export async function startFrameTap(targetPort: number): Promise<FrameTap> {
+export interface FrameTapOptions {
+  /** Milliseconds to hold back every client byte after this frame (0: none). */
+  holdAfter?: (frame: TappedFrame) => number;
+}
+
+export async function startFrameTap(targetPort: number, { holdAfter }: FrameTapOptions = {}): Promise<FrameTap> {
   const connections: TappedFrame[][] = [];
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -52,16 +59,38 @@ export async function startFrameTap(targetPort: number): Promise<FrameTap> {
     }
     let pending = Buffer.alloc(0);
     let prefaceLeft = PREFACE_LENGTH;
+    // Bytes held back, in order, until `releaseAt`.
+    let held: Buffer[] = [];
+    let releaseAt = 0;
+    const forward = (bytes: Buffer): void => {
+      if (held.length > 0 || Date.now() < releaseAt) {
+        held.push(bytes);
+        return;
+      }
+      upstream.write(bytes);
+    };
+    const release = (): void => {
+      for (const bytes of held) upstream.write(bytes);
+      held = [];
+    };
     client.on("data", (chunk: Buffer) => {
-      upstream.write(chunk);
       pending = Buffer.concat([pending, chunk]);
       const skip = Math.min(prefaceLeft, pending.length);
+      if (skip > 0) forward(pending.subarray(0, skip));
       prefaceLeft -= skip;
       pending = pending.subarray(skip);
       while (pending.length >= HEADER_LENGTH && pending.length >= HEADER_LENGTH + pending.readUIntBE(0, 3)) {
         const length = pending.readUIntBE(0, 3);
-        frames.push(parse(pending.subarray(0, HEADER_LENGTH + length)));
+        const bytes = pending.subarray(0, HEADER_LENGTH + length);
+        const frame = parse(bytes);
+        frames.push(frame);
+        forward(bytes);
         pending = pending.subarray(HEADER_LENGTH + length);
+        const ms = holdAfter?.(frame) ?? 0;
+        if (ms > 0) {
+          releaseAt = Date.now() + ms;
+          setTimeout(release, ms).unref();
+        }
       }
     });
     upstream.on("data", (chunk: Buffer) => client.write(chunk));
