@@ -138,10 +138,8 @@ function countResets(stream: http2.ServerHttp2Stream): void {
  * GOAWAY was submitted). Then, one PING round trip later, when the client
  * has read the notice and every stream it opened before has arrived, the
  * final GOAWAY naming the last of them: nghttp2 ignores any stream after it,
- * so the resets still to come are bounded by the streams open. Not
- * `session.close()`: a closed session refuses PINGs, and the streams still
- * open need them to confirm their END_STREAM (end-barrier.ts). It is closed
- * once its last stream has ended.
+ * so the resets still to come are bounded by the streams open. It is
+ * closed (`session.close()`) only once its last stream has ended.
  */
 function tellToLeave(session: http2.Http2Session, state: Connection): void {
   state.toldToLeave = true;
