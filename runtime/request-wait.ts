@@ -113,7 +113,7 @@ class RequestWait implements ServerInterceptingCallInterface, InterceptingServer
     private readonly scope: ServerScope,
     private readonly setup: WaitSetup,
     private readonly call: ServerInterceptingCallInterface,
-    private readonly stream: Handing,
+    readonly stream: Handing,
   ) {}
 
   /** The request may still arrive, so idleness counts (the idle deadline's ReceiveState). */

@@ -18,16 +18,22 @@ import type {
   sendUnaryData,
   UntypedHandleCall,
 } from "@grpc/grpc-js";
-import type { CallLifecycle } from "./call-lifecycle.js";
 import type { CallTimer } from "./call-timer.js";
 import { confirmEndOfStream } from "./end-barrier.js";
 import type { ResolvedLimits } from "./limits.js";
 import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
-import { countIn, countOut, type LiveCall } from "./registry.js";
+import { countIn, countOut } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { sendAll } from "./sender.js";
 import { CallContext, type SurfaceCall } from "./server-context.js";
-import { cancelledByPeer, openCall, refuseIfStopping, type ServerScope, startCallTimer } from "./server-open.js";
+import {
+  cancelledByPeer,
+  type OpenedCall,
+  openCall,
+  refuseIfStopping,
+  type ServerScope,
+  startCallTimer,
+} from "./server-open.js";
 import { findHttp2Stream, releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
@@ -61,13 +67,8 @@ interface Setup {
   scope: ServerScope;
 }
 
-interface Begun {
-  life: CallLifecycle;
+interface Begun extends OpenedCall {
   context: CallContext;
-  record: LiveCall;
-  /** The absolute deadline: the smaller of the client's and this server's own. */
-  deadline: number;
-  timer?: CallTimer | undefined;
 }
 
 /**
@@ -78,8 +79,12 @@ interface Begun {
  */
 function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorResponse, error: RpcError) => void): Begun {
   const { method, limits, scope } = setup;
-  const opened = scope.takeWaiting(call) ?? openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
-  const { life, record, deadline, timer } = opened;
+  // Only a call without a request stream waits for its request (request-wait.ts).
+  const singleRequest = method.kind === "unary" || method.kind === "server-streaming";
+  const opened =
+    (singleRequest ? scope.takeWaiting(call) : undefined) ??
+    openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
+  const { life, record, deadline, timer, stream } = opened;
   const context = new CallContext(call, life);
   let over = false;
   // grpc-js emits 'cancelled' once, at the end of every call, so a call
@@ -96,13 +101,13 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
       context.sendHeader();
       end(toStatus(error, context), error);
       // A peer still sending would hold the stream open; shutdown closes every session itself.
-      if (setup.method.kind !== "unary" && setup.method.kind !== "server-streaming" && scope.stopping === undefined) {
+      if (!singleRequest && scope.stopping === undefined) {
         releaseAfterStatus(call);
       }
     }
   });
   refuseIfStopping(scope, opened);
-  return { life, context, record, deadline, timer };
+  return { life, context, record, deadline, timer, stream };
 }
 
 /** The status an error becomes: an RpcError's own, otherwise UNKNOWN with the message. */
@@ -229,7 +234,7 @@ function respondOnce(result: unknown, begun: Begun, reply: UnaryReply): void {
       countOut(record, response);
       context.sendHeader();
       reply.send(response, context.trailerIfAny());
-      const stream = findHttp2Stream(reply.call);
+      const stream = begun.stream ?? findHttp2Stream(reply.call);
       if (stream === undefined || stream.closed) {
         life.finish();
         return;

@@ -1,3 +1,4 @@
+import type { Http2Stream } from "node:http2";
 import { CallLifecycle, RELEASE } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
 import type { ResolvedLimits } from "./limits.js";
@@ -24,6 +25,8 @@ export interface OpenedCall {
   deadline: number;
   /** The call's one timer, when the call opened before its handler ran (request-wait.ts). */
   timer?: CallTimer | undefined;
+  /** Its HTTP/2 stream, when the call opened before its handler ran: the wait found it. */
+  stream?: Http2Stream | undefined;
 }
 
 /**
