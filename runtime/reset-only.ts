@@ -36,7 +36,7 @@ export function promiseResetOnly(session: ClientHttp2Session): boolean {
   if (promised.has(session)) {
     return true;
   }
-  if (session.closed || session.destroyed || nodeAbortError() === undefined) {
+  if (session.closed || session.destroyed || abortErrorClass() === null) {
     return false;
   }
   // Node refuses a ping only past maxOutstandingPings; then no promise is made.
@@ -67,40 +67,41 @@ export function madeResetOnlyPromise(session: Http2Session | undefined): boolean
  * side ended, is Node's own.
  */
 export function cancelWithResetOnly(stream: ClientHttp2Stream): void {
-  const close = stream.close;
-  stream.close = function closeWithResetOnly(this: ClientHttp2Stream, code?: number, callback?: () => void): void {
-    const error =
-      code === constants.NGHTTP2_CANCEL && !this.writableEnded && !this.closed ? nodeAbortError() : undefined;
-    if (error === undefined) {
-      close.call(this, code, callback);
-      return;
-    }
-    if (callback !== undefined) {
-      this.once("close", callback);
-    }
-    this.destroy(error);
-  };
+  stream.close = closeWithResetOnly;
 }
 
-let abortErrorClass: (new () => Error) | null | undefined;
+/** `close` of a stream that keeps the promise; one function shared by every such stream. */
+function closeWithResetOnly(this: ClientHttp2Stream, code?: number, callback?: () => void): void {
+  const AbortError =
+    code === constants.NGHTTP2_CANCEL && !this.writableEnded && !this.closed ? abortErrorClass() : null;
+  if (AbortError === null) {
+    // Node's own `Http2Stream.prototype.close`, under this own property.
+    (Object.getPrototypeOf(this) as ClientHttp2Stream).close.call(this, code, callback);
+    return;
+  }
+  if (callback !== undefined) {
+    this.once("close", callback);
+  }
+  this.destroy(new AbortError());
+}
+
+let abortError: (new () => Error) | null | undefined;
 
 /**
- * A new instance of Node's internal `AbortError`, the class that
- * `Http2Stream._destroy` maps to NGHTTP2_CANCEL (`err instanceof
- * AbortError`); undefined if this Node does not make one where expected.
- * `addAbortSignal` with a signal already aborted destroys its stream with
- * one, synchronously.
+ * Node's internal `AbortError`, the class that `Http2Stream._destroy` maps
+ * to NGHTTP2_CANCEL (`err instanceof AbortError`); null if this Node does
+ * not make one where expected. `addAbortSignal` with a signal already
+ * aborted destroys its stream with one, synchronously.
  */
-function nodeAbortError(): Error | undefined {
-  if (abortErrorClass === undefined) {
+function abortErrorClass(): (new () => Error) | null {
+  if (abortError === undefined) {
     const probe = new PassThrough();
     probe.on("error", ignore);
     addAbortSignal(AbortSignal.abort(), probe);
     const made = probe.errored;
-    abortErrorClass =
-      made instanceof Error && made.name === "AbortError" ? (made.constructor as new () => Error) : null;
+    abortError = made instanceof Error && made.name === "AbortError" ? (made.constructor as new () => Error) : null;
   }
-  return abortErrorClass === null ? undefined : new abortErrorClass();
+  return abortError;
 }
 
 function ignore(): void {}
