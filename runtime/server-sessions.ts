@@ -272,7 +272,7 @@ function refuse(stream: http2.ServerHttp2Stream, message: string): void {
  * 1.14). If a release renames the field, this throws rather than leave
  * every limit here silently off.
  */
-function http2ServersOf(server: Server): AnyHttp2Server[] {
+export function http2ServersOf(server: Server): AnyHttp2Server[] {
   const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
   if (!(servers instanceof Map)) {
     throw internalsMissing("it has no private http2Servers map");

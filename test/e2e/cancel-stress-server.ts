@@ -11,9 +11,10 @@
  * at once, grpc/grpc#38758, and RFC 9113 §6.4 makes that a connection error)
  * loses every call on that connection, and their handlers rightly see a cancel.
  */
-import type { Http2Server, ServerHttp2Session } from "node:http2";
+import type { ServerHttp2Session } from "node:http2";
 import { createServer, type LeaksafeServer, type ServerContext } from "leaksafe";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
+import { http2ServersOf } from "../../runtime/server-sessions.js";
 import { ID_HEADER } from "./cancel-stress-plan.js";
 import { unimplemented } from "./harness.js";
 
@@ -74,13 +75,12 @@ export async function startStressServer(): Promise<StressServer> {
 
 /**
  * Records the HTTP/2 sessions that end with an error, by peer address in
- * grpc-js's `getPeer()` form. A test-only reach into grpc-js's private
- * `http2Servers`, made after listen() and before any client connects.
+ * grpc-js's `getPeer()` form; called after listen() and before any client
+ * connects.
  */
 function watchConnectionErrors(server: LeaksafeServer): Map<string, string> {
   const broken = new Map<string, string>();
-  const http2Servers = (server.grpcServer as unknown as { http2Servers: Map<Http2Server, unknown> }).http2Servers;
-  for (const http2Server of http2Servers.keys()) {
+  for (const http2Server of http2ServersOf(server.grpcServer)) {
     http2Server.on("session", (session: ServerHttp2Session) => {
       const peer = `${session.socket.remoteAddress}:${session.socket.remotePort}`;
       session.once("error", (error: Error & { code?: string }) => broken.set(peer, `${error.code}: ${error.message}`));
