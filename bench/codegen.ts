@@ -87,7 +87,7 @@ mkdirSync(WORK, { recursive: true });
 const corpus = join(WORK, "corpus");
 const names = writeCorpus(corpus);
 const plugins = {
-  leaksafe: ["node", join(ROOT, "dist/plugin/bin.js")],
+  leaksafe: ["node", join(ROOT, "plugin/dist/plugin/bin.js")],
   tsProto: ["node", join(ROOT, "node_modules/ts-proto/protoc-gen-ts_proto")],
 };
 const runs = [

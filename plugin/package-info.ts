@@ -1,16 +1,20 @@
 /**
- * Where the installed package lives, and its version. The plugin runs from
- * `plugin/` under tsx and from `dist/plugin/` when built, so both walk up to
- * the package.json named "leaksafe".
+ * Where the plugin's package lives, its version, and its stock templates.
+ * The plugin runs from `plugin/` under tsx and from `plugin/dist/plugin/`
+ * when built, so both walk up to the package.json named
+ * "protoc-gen-leaksafe". The packed package carries its templates in its own
+ * folder; in the repository they sit at the top, beside `plugin/`.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface PackageInfo {
-  root: string;
   version: string;
+  templatesDir: string;
 }
+
+const PACKAGE_NAME = "protoc-gen-leaksafe";
 
 let cached: PackageInfo | undefined;
 
@@ -23,14 +27,16 @@ export function packageInfo(): PackageInfo {
     const file = join(dir, "package.json");
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "leaksafe" && typeof pkg.version === "string") {
-        cached = { root: dir, version: pkg.version };
+      if (pkg.name === PACKAGE_NAME && typeof pkg.version === "string") {
+        const packed = join(dir, "templates");
+        const templatesDir = existsSync(packed) ? packed : join(dir, "..", "templates");
+        cached = { version: pkg.version, templatesDir };
         return cached;
       }
     }
     const parent = dirname(dir);
     if (parent === dir) {
-      throw new Error("cannot find the leaksafe package.json above the plugin");
+      throw new Error(`cannot find the ${PACKAGE_NAME} package.json above the plugin`);
     }
     dir = parent;
   }

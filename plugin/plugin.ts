@@ -3,7 +3,6 @@
  * Only `bin.ts` touches stdin, stdout and the exit code.
  */
 
-import { join } from "node:path";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import {
   type CodeGeneratorRequest,
@@ -24,8 +23,8 @@ import { PolicyReader } from "./stream-policy.js";
 /** Generates `<name>_leaksafe.ts` for every requested file that declares a service. */
 export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
   const options = parseOptions(request.parameter);
-  const { root, version } = packageInfo();
-  const renderer = createRenderer(join(root, "templates"), options.templatesDir);
+  const { templatesDir, version } = packageInfo();
+  const renderer = createRenderer(templatesDir, options.templatesDir);
   const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
   const policies = new PolicyReader(registry, options.policyDefaults);
   const files = [];

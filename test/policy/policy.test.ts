@@ -39,7 +39,7 @@ before(async () => {
   mkdirSync(join(module, "leaksafe/v1"), { recursive: true });
   writeFileSync(join(module, "buf.yaml"), "version: v2\n");
   copyFileSync(join(ROOT, "test/policy/proto/policy/v1/policy.proto"), join(module, "policy/v1/policy.proto"));
-  copyFileSync(join(ROOT, "proto/leaksafe/v1/options.proto"), join(module, "leaksafe/v1/options.proto"));
+  copyFileSync(join(ROOT, "runtime/proto/leaksafe/v1/options.proto"), join(module, "leaksafe/v1/options.proto"));
   const r = bufGenerate(module, join(work, "gen"), ["importSuffix=.js", "idle_timeout_ms=300"]);
   assert.equal(r.status, 0, r.stderr);
   gen = await import(join(work, "gen/policy/v1/policy_leaksafe.ts"));
@@ -247,7 +247,7 @@ describe("bad values fail generation, naming file, service and method", () => {
       mkdirSync(join(dir, "proto/bad/v1"), { recursive: true });
       mkdirSync(join(dir, "proto/leaksafe/v1"), { recursive: true });
       writeFileSync(join(dir, "proto/buf.yaml"), "version: v2\n");
-      copyFileSync(join(ROOT, "proto/leaksafe/v1/options.proto"), join(dir, "proto/leaksafe/v1/options.proto"));
+      copyFileSync(join(ROOT, "runtime/proto/leaksafe/v1/options.proto"), join(dir, "proto/leaksafe/v1/options.proto"));
       writeFileSync(
         join(dir, "proto/bad/v1/bad.proto"),
         `syntax = "proto3";\npackage bad.v1;\nimport "leaksafe/v1/options.proto";\nmessage M {}\n${body}\n`,

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { join, relative, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
-const PLUGIN_BIN = join(ROOT, "dist/plugin/bin.js");
+const PLUGIN_BIN = join(ROOT, "plugin/dist/plugin/bin.js");
 const TS_PROTO_BIN = join(ROOT, "node_modules/ts-proto/protoc-gen-ts_proto");
 const BUF = join(ROOT, "node_modules/.bin/buf");
 /** Where Debian's libprotobuf-dev puts the well-known types. */
