@@ -3,8 +3,8 @@
  */
 import type { DescFile, DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { getComments } from "@bufbuild/protoplugin";
 import type { PluginOptions } from "./options.js";
+import { leadingComment } from "./source-comments.js";
 import { POLICY_FIELDS, type PolicyReader } from "./stream-policy.js";
 import { messageModule, messageTypeName, methodName, relativeImport } from "./ts-proto-names.js";
 import {
@@ -216,7 +216,7 @@ function compare(a: string, b: string): number {
 
 /** The leading comment of an element, as lines without the `//` space. */
 function commentLines(desc: DescService | DescMethod): string[] {
-  const leading = getComments(desc).leading;
+  const leading = leadingComment(desc);
   if (leading === undefined) {
     return [];
   }
