@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The only part of the plugin that touches stdin, stdout and the exit code.
-import { runNodeJs } from "@bufbuild/protoplugin";
+// The executable protoc and buf run: the plugin on stdin and stdout, through run-node.ts.
 import { leaksafePlugin } from "./plugin.js";
+import { runNodeJs } from "./run-node.js";
 
-runNodeJs(leaksafePlugin);
+await runNodeJs(leaksafePlugin);

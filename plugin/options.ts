@@ -40,7 +40,7 @@ export interface PluginOptions {
   parameter: string;
 }
 
-/** The error for a bad option. Its name lets protoplugin print the message alone. */
+/** The error for a bad option: `invalid option "key": reason`, a message that reads alone. */
 export class PluginOptionError extends Error {
   override name = "PluginOptionError";
   constructor(

@@ -1,6 +1,6 @@
 /**
  * The plugin's pure core: one CodeGeneratorRequest in, one response out.
- * Only `bin.ts` touches stdin, stdout and the exit code.
+ * Only `run-node.ts`, which `bin.ts` calls, touches stdin, stdout and the exit code.
  */
 
 import { create, createFileRegistry } from "@bufbuild/protobuf";
@@ -13,11 +13,11 @@ import {
   Edition,
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
-import type { Plugin } from "@bufbuild/protoplugin";
 import { buildFileView, PLUGIN_NAME } from "./build-view.js";
 import { parseOptions } from "./options.js";
 import { packageInfo } from "./package-info.js";
 import { createRenderer } from "./render.js";
+import type { NodePlugin } from "./run-node.js";
 import { PolicyReader } from "./stream-policy.js";
 
 /** Generates `<name>_leaksafe.ts` for every requested file that declares a service. */
@@ -58,8 +58,8 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
   });
 }
 
-/** The plugin, in the shape `@bufbuild/protoplugin`'s `runNodeJs` expects. */
-export const leaksafePlugin: Plugin = {
+/** The plugin, as `runNodeJs` in run-node.ts (and `@bufbuild/protoplugin`'s of the same name) runs it. */
+export const leaksafePlugin: NodePlugin = {
   name: PLUGIN_NAME,
   get version() {
     return `v${packageInfo().version}`;
