@@ -41,7 +41,7 @@ export async function runWith(
 ): Promise<number> {
   try {
     if ((args.length === 1 && args[0] === "-v") || args[0] === "--version") {
-      await write(stdout, `${plugin.name} ${plugin.version}\n`);
+      await write(stdout, `${plugin.name} ${plugin.version}\n`).catch(cannotWrite("the version"));
       return 0;
     }
     if (args.length !== 0) {
@@ -53,9 +53,7 @@ export async function runWith(
     }
     const request = decodeRequest(await readAll(stdin));
     const response = toBinary(CodeGeneratorResponseSchema, plugin.run(request));
-    await write(stdout, response).catch((e: unknown) => {
-      throw new Error(`cannot write the CodeGeneratorResponse to stdout: ${messageOf(e)}`);
-    });
+    await write(stdout, response).catch(cannotWrite("the CodeGeneratorResponse"));
     return 0;
   } catch (e) {
     // Only the message: option and template errors are written to be read alone.
@@ -99,6 +97,12 @@ function write(stream: Writable, data: string | Uint8Array): Promise<void> {
     stream.on("error", reject);
     stream.write(data, (e) => (e ? reject(e) : resolve()));
   });
+}
+
+function cannotWrite(what: string): (e: unknown) => never {
+  return (e) => {
+    throw new Error(`cannot write ${what} to stdout: ${messageOf(e)}`);
+  };
 }
 
 function messageOf(e: unknown): string {
