@@ -90,8 +90,13 @@ for (const manager of ["npm", "pnpm", "yarn"]) {
     cpSync(join(ROOT, "proto/example"), join(app, "proto/example"), { recursive: true });
     writeFileSync(join(app, "buf.yaml"), `${readmeBlock("yaml", "# buf.yaml").join("\n")}\n`);
     writeFileSync(join(app, "buf.gen.yaml"), `${readmeBlock("yaml", "# buf.gen.yaml").join("\n")}\n`);
-    // pnpm and yarn are this repository's dev dependencies, so they are on the PATH.
-    const env = { ...process.env, PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}` };
+    // pnpm and yarn are this repository's dev dependencies, so they are on the PATH. Yarn 1
+    // caches a local tarball by name and version, so it gets a cache of its own.
+    const env = {
+      ...process.env,
+      PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
+      YARN_CACHE_FOLDER: join(work, "yarn-cache"),
+    };
 
     const [runtimeLine, devLine, generateLine, ...rest] = readmeBlock("sh", `# ${manager}`);
     assert.deepEqual(rest, [], `the ${manager} block has more than three lines`);
@@ -122,6 +127,8 @@ for (const manager of ["npm", "pnpm", "yarn"]) {
 
     sh(generateLine, app, env);
     assert.deepEqual(listFiles(join(app, "src/gen"), ".ts"), [
+      "example/kv/v1/kv.ts",
+      "example/kv/v1/kv_leaksafe.ts",
       "example/v1/chat.ts",
       "example/v1/chat_leaksafe.ts",
       "google/protobuf/timestamp.ts",

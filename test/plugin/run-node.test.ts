@@ -12,7 +12,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorResponseSchema } from "@bufbuild/protobuf/wkt";
 import { ROOT } from "../support/generate.js";
 
-const BIN = join(ROOT, "dist/plugin/bin.js");
+const BIN = join(ROOT, "plugin/dist/plugin/bin.js");
 const CHILD = join(import.meta.dirname, "run-node-child.ts");
 const USAGE =
   "protoc-gen-leaksafe accepts a google.protobuf.compiler.CodeGeneratorRequest on stdin and writes a CodeGeneratorResponse to stdout\n";
