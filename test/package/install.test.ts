@@ -17,8 +17,19 @@ const work = mkdtempSync(join(tmpdir(), "leaksafe-install-"));
 after(() => removeDir(work));
 let runtime: Packed;
 let plugin: Packed;
+/**
+ * The package managers, as a user installs them. Not this repository's dev
+ * dependencies: pnpm 12 ships one binary package per platform, which no
+ * lock file made on one platform can list for npm ci on another.
+ */
+const MANAGERS = { pnpm: "12.23.0", yarn: "1.22.22" };
+const tools = join(work, "tools");
 before(() => {
   ({ runtime, plugin } = packBoth(work));
+  mkdirSync(tools);
+  writeFileSync(join(tools, "package.json"), JSON.stringify({ name: "tools", private: true }));
+  const specs = Object.entries(MANAGERS).map(([name, version]) => `${name}@${version}`);
+  sh(`npm install --no-audit --no-fund --prefer-offline ${specs.join(" ")}`, tools);
 });
 
 /** The build tools a user's own project has anyway; the README's lines bring the rest. */
@@ -90,11 +101,10 @@ for (const manager of ["npm", "pnpm", "yarn"]) {
     cpSync(join(ROOT, "proto/example"), join(app, "proto/example"), { recursive: true });
     writeFileSync(join(app, "buf.yaml"), `${readmeBlock("yaml", "# buf.yaml").join("\n")}\n`);
     writeFileSync(join(app, "buf.gen.yaml"), `${readmeBlock("yaml", "# buf.gen.yaml").join("\n")}\n`);
-    // pnpm and yarn are this repository's dev dependencies, so they are on the PATH. Yarn 1
-    // caches a local tarball by name and version, so it gets a cache of its own.
+    // Yarn 1 caches a local tarball by name and version, so it gets a cache of its own.
     const env = {
       ...process.env,
-      PATH: `${join(ROOT, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
+      PATH: `${join(tools, "node_modules/.bin")}:${process.env.PATH ?? ""}`,
       YARN_CACHE_FOLDER: join(work, "yarn-cache"),
     };
 
