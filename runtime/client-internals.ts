@@ -33,6 +33,7 @@ import { cutShort, type DecoderState } from "./grpc-decoder.js";
 import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
 import { sessionHandle } from "./session-handle.js";
+import { boundStreamBuffers } from "./stream-buffers.js";
 
 const missing = new Set<string>();
 
@@ -185,6 +186,7 @@ function guardStream(call: SubchannelCall): void {
     missing.add("Http2SubchannelCall.http2Stream");
     return;
   }
+  boundStreamBuffers(stream);
   // Prepended, so that grpc-js's own listeners, added when it made the call,
   // read the headers after the check and see the end after it.
   let statusArrived = false;

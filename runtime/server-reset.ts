@@ -65,6 +65,13 @@ function isHttp2Stream(value: unknown): value is Http2Stream {
  * hold a stream whose call has ended; the gRPC protocol allows this. The
  * reset queues behind the status, so the peer reads the status first.
  *
+ * The reset waits for the next turn of the event loop. On Node 22, a reset
+ * submitted in the same turn as the trailers-only HEADERS cancels them: the
+ * peer got RST_STREAM(NO_ERROR) and no status, every time (Node 20 and 24
+ * sent the HEADERS first). Node writes a session's queued frames from a
+ * native immediate, which runs before the JavaScript ones, so by then the
+ * HEADERS have left nghttp2's queue.
+ *
  * A status that follows messages is left alone: Node emits 'wantTrailers'
  * before the last DATA frame is written, and a reset queued then was seen to
  * overtake the trailers, so the peer got no status at all.
@@ -73,12 +80,20 @@ export function releaseAfterStatus(call: object): void {
   const stream = findHttp2Stream(call) as ServerHttp2Stream | undefined;
   if (
     stream !== undefined &&
-    !stream.closed &&
-    !stream.destroyed &&
-    !stream.readableEnded &&
+    stillHeld(stream) &&
     stream.headersSent &&
     stream.sentHeaders[GRPC_STATUS] !== undefined
   ) {
+    setImmediate(resetIfHeld, stream);
+  }
+}
+
+function stillHeld(stream: ServerHttp2Stream): boolean {
+  return !stream.closed && !stream.destroyed && !stream.readableEnded;
+}
+
+function resetIfHeld(stream: ServerHttp2Stream): void {
+  if (stillHeld(stream)) {
     stream.close(constants.NGHTTP2_NO_ERROR);
   }
 }

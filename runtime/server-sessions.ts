@@ -20,6 +20,7 @@ import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
 import { hearResetOnlyPromise } from "./reset-only.js";
 import { findHttp2Stream } from "./server-reset.js";
+import { boundStreamBuffers } from "./stream-buffers.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => void;
@@ -216,6 +217,7 @@ function gateStreams(http2Server: AnyHttp2Server): void {
   http2Server.on(
     "stream",
     (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
+      boundStreamBuffers(stream);
       if (admit(stream, headers)) {
         for (const listener of inner) {
           listener.call(http2Server, stream, headers, ...rest);
