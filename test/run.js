@@ -1,7 +1,7 @@
 // Runs every *.test.ts below test/ with node:test, through tsx, then writes
 // the fault matrix's results table from the rows its tests recorded to
 // .tmp/fault-results.md, which git ignores: a run never rewrites a tracked file.
-// Usage: node test/run.js [filter]   (a filter keeps paths that contain it)
+// Usage: node test/run.js [filter ...]   (a path is kept if it contains any filter)
 //        UPDATE_RESULTS=1 node test/run.js faults   also rewrites the tracked
 //        test/faults/RESULTS.md, only when every fault test ran and passed
 import { spawnSync } from "node:child_process";
@@ -11,19 +11,19 @@ import { join } from "node:path";
 const ROWS = ".tmp/fault-rows";
 const RESULTS = ".tmp/fault-results.md";
 const TRACKED_RESULTS = "test/faults/RESULTS.md";
-const filter = process.argv[2] ?? "";
+const filters = process.argv.length > 2 ? process.argv.slice(2) : [""];
 const files = [];
 const walk = (dir) => {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
     const path = join(dir, entry.name);
     if (entry.isDirectory()) walk(path);
-    else if (entry.name.endsWith(".test.ts") && path.includes(filter)) files.push(path);
+    else if (entry.name.endsWith(".test.ts") && filters.some((f) => path.includes(f))) files.push(path);
   }
 };
 walk("test");
 files.sort();
 if (files.length === 0) {
-  console.error(`no test files match "${filter}"`);
+  console.error(`no test files match ${filters.map((f) => `"${f}"`).join(" or ")}`);
   process.exit(1);
 }
 rmSync(ROWS, { recursive: true, force: true });
