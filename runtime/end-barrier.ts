@@ -1,7 +1,6 @@
 import { constants, type Http2Session, type Http2Stream } from "node:http2";
+import { findHttp2Stream, pingThroughHandle } from "./grpc-internals.js";
 import { heldToResetOnly } from "./reset-only.js";
-import { findHttp2Stream } from "./server-reset.js";
-import { sessionHandle } from "./session-handle.js";
 
 /**
  * Confirms a request stream's END_STREAM before the request loop may end
@@ -81,12 +80,7 @@ function ping(session: Http2Session, done: (acknowledged: boolean) => void): boo
     session.ping((error) => done(error === null));
     return true;
   }
-  const handle = sessionHandle(session);
-  if (typeof handle !== "object" || typeof handle.ping !== "function") {
-    return false;
-  }
-  handle.ping(undefined, (acknowledged: unknown) => done(acknowledged === true));
-  return true;
+  return pingThroughHandle(session, (acknowledged: unknown) => done(acknowledged === true));
 }
 
 interface Waiter {

@@ -7,6 +7,7 @@ import type {
 } from "@grpc/grpc-js";
 import { type CallLifecycle, FAILED } from "./call-lifecycle.js";
 import type { CallTimer, ReceiveState } from "./call-timer.js";
+import { findHttp2Stream } from "./grpc-internals.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -18,7 +19,7 @@ import {
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
-import { findHttp2Stream, releaseAfterStatus } from "./server-reset.js";
+import { releaseAfterStatus } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 

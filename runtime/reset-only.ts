@@ -18,7 +18,7 @@
  */
 
 import { type ClientHttp2Session, type ClientHttp2Stream, constants, type Http2Session } from "node:http2";
-import { addAbortSignal, PassThrough } from "node:stream";
+import { nodeAbortError } from "./grpc-internals.js";
 
 /** The promise's PING payload: "ls-rst-1", leaksafe's RST-only cancels, version 1. */
 export const RESET_ONLY_PING = Buffer.from("ls-rst-1", "latin1");
@@ -36,7 +36,7 @@ export function promiseResetOnly(session: ClientHttp2Session): boolean {
   if (promised.has(session)) {
     return true;
   }
-  if (session.closed || session.destroyed || abortErrorClass() === null) {
+  if (session.closed || session.destroyed || nodeAbortError() === null) {
     return false;
   }
   // Node refuses a ping only past maxOutstandingPings; then no promise is made.
@@ -72,8 +72,7 @@ export function cancelWithResetOnly(stream: ClientHttp2Stream): void {
 
 /** `close` of a stream that keeps the promise; one function shared by every such stream. */
 function closeWithResetOnly(this: ClientHttp2Stream, code?: number, callback?: () => void): void {
-  const AbortError =
-    code === constants.NGHTTP2_CANCEL && !this.writableEnded && !this.closed ? abortErrorClass() : null;
+  const AbortError = code === constants.NGHTTP2_CANCEL && !this.writableEnded && !this.closed ? nodeAbortError() : null;
   if (AbortError === null) {
     // Node's own `Http2Stream.prototype.close`, under this own property.
     (Object.getPrototypeOf(this) as ClientHttp2Stream).close.call(this, code, callback);
@@ -83,25 +82,6 @@ function closeWithResetOnly(this: ClientHttp2Stream, code?: number, callback?: (
     this.once("close", callback);
   }
   this.destroy(new AbortError());
-}
-
-let abortError: (new () => Error) | null | undefined;
-
-/**
- * Node's internal `AbortError`, the class that `Http2Stream._destroy` maps
- * to NGHTTP2_CANCEL (`err instanceof AbortError`); null if this Node does
- * not make one where expected. `addAbortSignal` with a signal already
- * aborted destroys its stream with one, synchronously.
- */
-function abortErrorClass(): (new () => Error) | null {
-  if (abortError === undefined) {
-    const probe = new PassThrough();
-    probe.on("error", ignore);
-    addAbortSignal(AbortSignal.abort(), probe);
-    const made = probe.errored;
-    abortError = made instanceof Error && made.name === "AbortError" ? (made.constructor as new () => Error) : null;
-  }
-  return abortError;
 }
 
 function ignore(): void {}

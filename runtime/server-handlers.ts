@@ -20,6 +20,7 @@ import type {
 } from "@grpc/grpc-js";
 import type { CallTimer } from "./call-timer.js";
 import { confirmEndOfStream } from "./end-barrier.js";
+import { findHttp2Stream, sendStatusByError } from "./grpc-internals.js";
 import type { ResolvedLimits } from "./limits.js";
 import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
 import { countIn, countOut } from "./registry.js";
@@ -34,7 +35,7 @@ import {
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
-import { findHttp2Stream, releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
+import { releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
 
@@ -185,7 +186,7 @@ function endStream(call: SurfaceCall & Writable): (status: ServerErrorResponse, 
     if (error.reason === "send-timeout" || call.writableNeedDrain) {
       resetStream(call);
     } else {
-      call.emit("error", status);
+      sendStatusByError(call, status);
     }
   };
 }

@@ -1,6 +1,7 @@
 import type { Http2Stream } from "node:http2";
 import { CallLifecycle, RELEASE } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
+import { DEADLINE_SKEW_MS } from "./grpc-internals.js";
 import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -90,14 +91,10 @@ export function refuseIfStopping(scope: ServerScope, { life }: OpenedCall): void
 }
 
 /**
- * A client whose own deadline passes cancels the call (RST_STREAM, CANCEL)
- * and the server cannot tell that from any other cancel. The server's copy
- * of the deadline is later by the request's one-way latency, so a cancel
- * this close to it is the deadline.
+ * The error of a call that the peer cancelled or left: a cancel this close
+ * to the deadline is the client's deadline passing (`DEADLINE_SKEW_MS`,
+ * grpc-internals.ts).
  */
-const DEADLINE_SKEW_MS = 100;
-
-/** The error of a call that the peer cancelled or left. */
 export function cancelledByPeer(deadline: number): RpcError {
   if (deadline - Date.now() <= DEADLINE_SKEW_MS) {
     return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });

@@ -1,14 +1,15 @@
-import { constants, type Http2Stream, type ServerHttp2Stream } from "node:http2";
-import { cutShort, type DecoderState } from "./grpc-decoder.js";
+import { constants, type ServerHttp2Stream } from "node:http2";
+import { cutShort, findHttp2Stream, requestDecoder } from "./grpc-internals.js";
 
 /**
  * Resets the HTTP/2 stream under a grpc-js server call with RST_STREAM
  * (CANCEL), releasing it at once even when the peer has stopped reading.
  *
  * grpc-js offers no public way to do this: a status waits behind queued
- * messages. The stream is reached through grpc-js's call objects; if a
- * grpc-js release moves it, this falls back to destroying the call's
- * Node stream, and the send-timeout tests fail loudly.
+ * messages. The stream is reached through grpc-js's call objects
+ * (`findHttp2Stream`, grpc-internals.ts); if a grpc-js release moves it,
+ * this falls back to destroying the call's Node stream, and the
+ * send-timeout tests fail loudly.
  */
 export function resetStream(call: object): void {
   const stream = findHttp2Stream(call);
@@ -19,43 +20,9 @@ export function resetStream(call: object): void {
   }
 }
 
-/**
- * The HTTP/2 stream under a grpc-js server call (a handler's call object) or
- * under a server intercepting call, or undefined if a grpc-js release moved it.
- */
-export function findHttp2Stream(call: object): Http2Stream | undefined {
-  return findBaseCall(call)?.stream;
-}
-
-/** grpc-js's innermost server call: the one that owns the HTTP/2 stream and the message decoder. */
-interface BaseCall {
-  stream: Http2Stream;
-  decoder?: DecoderState;
-}
-
-function findBaseCall(call: object): BaseCall | undefined {
-  let current: unknown = (call as { call?: unknown }).call ?? call;
-  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
-    if (isHttp2Stream((current as { stream?: unknown }).stream)) {
-      return current as BaseCall;
-    }
-    current = (current as { nextCall?: unknown }).nextCall;
-  }
-  return undefined;
-}
-
-/** Why a request stream that has ended was cut short inside a message (see grpc-decoder.ts), or undefined. */
+/** Why a request stream that has ended was cut short inside a message (see `cutShort`, grpc-internals.ts), or undefined. */
 export function requestCutShort(call: object): string | undefined {
-  return cutShort(findBaseCall(call)?.decoder, "request");
-}
-
-function isHttp2Stream(value: unknown): value is Http2Stream {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    typeof (value as Http2Stream).close === "function" &&
-    "rstCode" in (value as object)
-  );
+  return cutShort(requestDecoder(call), "request");
 }
 
 /**

@@ -5,21 +5,20 @@
  * closes a connection gracefully before nghttp2's rapid-reset limit ends
  * it abruptly (reset-budget.ts).
  *
- * This is the one file that reaches into grpc-js's server for its
- * `node:http2` servers; see `http2ServersOf`.
+ * It reaches grpc-js's `node:http2` servers through `http2ServersOf`
+ * (grpc-internals.ts).
  */
 
 import type http2 from "node:http2";
 import { constants } from "node:http2";
-import { createRequire } from "node:module";
 import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
 import { afterPingRoundTrip } from "./end-barrier.js";
+import { findHttp2Stream, grpcInternalsError, http2ServersOf, ownStream } from "./grpc-internals.js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
 import { hearResetOnlyPromise } from "./reset-only.js";
-import { findHttp2Stream } from "./server-reset.js";
 import { boundStreamBuffers } from "./stream-buffers.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
@@ -193,10 +192,10 @@ export function clientDeadline(call: { getDeadline(): Date | number }): number {
 /**
  * The HTTP/2 stream under a grpc-js call: grpc-js's innermost intercepting
  * call holds it as `stream`; a handler's call reaches it through
- * `call.nextCall…` (server-reset.ts).
+ * `call.nextCall…` (`findHttp2Stream`, grpc-internals.ts).
  */
 function streamOf(call: object): http2.Http2Stream | undefined {
-  const own = (call as { stream?: unknown }).stream;
+  const own = ownStream(call);
   if (typeof own === "object" && own !== null && longDeadlines.has(own as http2.Http2Stream)) {
     return own as http2.Http2Stream;
   }
@@ -211,7 +210,7 @@ function streamOf(call: object): http2.Http2Stream | undefined {
 function gateStreams(http2Server: AnyHttp2Server): void {
   const inner = http2Server.listeners("stream") as StreamListener[];
   if (inner.length === 0) {
-    throw internalsMissing("its HTTP/2 server has no 'stream' listener");
+    throw grpcInternalsError("a 'stream' listener of grpc-js on its node:http2 server");
   }
   http2Server.removeAllListeners("stream");
   http2Server.on(
@@ -262,41 +261,5 @@ function refuse(stream: http2.ServerHttp2Stream, message: string): void {
       },
       { endStream: true },
     );
-  }
-}
-
-/**
- * The `node:http2` servers under a grpc-js server.
- *
- * grpc-js keeps them in a private field, `http2Servers`: a Map whose keys
- * are the `Http2Server`s it created in `bindAsync`, and whose own 'stream'
- * listener (`_streamHandler`) reads each call's headers (grpc-js 1.10 to
- * 1.14). If a release renames the field, this throws rather than leave
- * every limit here silently off.
- */
-export function http2ServersOf(server: Server): AnyHttp2Server[] {
-  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
-  if (!(servers instanceof Map)) {
-    throw internalsMissing("it has no private http2Servers map");
-  }
-  return [...servers.keys()] as AnyHttp2Server[];
-}
-
-function internalsMissing(what: string): Error {
-  return new Error(
-    `leaksafe cannot reach the HTTP/2 servers of this grpc-js server (@grpc/grpc-js ${grpcJsVersion()}): ${what}; ` +
-      "leaksafe supports the grpc-js versions its package.json names",
-  );
-}
-
-function grpcJsVersion(): string {
-  try {
-    // The package's own manifest; its `exports` may not list it, so read it by path.
-    const require = createRequire(import.meta.url);
-    const main = require.resolve("@grpc/grpc-js");
-    const manifest = require(`${main.slice(0, main.lastIndexOf("/build/"))}/package.json`) as { version?: string };
-    return manifest.version ?? "unknown version";
-  } catch {
-    return "unknown version";
   }
 }

@@ -14,7 +14,7 @@
 import type { ServerHttp2Session } from "node:http2";
 import { createServer, type LeaksafeServer, type ServerContext } from "leaksafe";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { http2ServersOf } from "../../runtime/server-sessions.js";
+import { http2ServersOf } from "../../runtime/grpc-internals.js";
 import { ID_HEADER } from "./cancel-stress-plan.js";
 import { unimplemented } from "./harness.js";
 

@@ -1,0 +1,618 @@
+/**
+ * Every reach of leaksafe beyond the public APIs of grpc-js and of Node's
+ * `node:http2`, in one file (issue 18): private fields and methods,
+ * undocumented behaviour, and matches on grpc-js's message texts and
+ * timings. The logic that uses them lives elsewhere and calls the accessors
+ * here; nothing else in the runtime names a private field of grpc-js or
+ * Node.
+ *
+ * Each accessor says what it relies on: the field or method, the grpc-js
+ * source file (`src/…` in the grpc-js package), and the versions it was
+ * checked in. Checked in grpc-js 1.10.0 to 1.14.7, and Node 20, 22, 24 and
+ * 25, unless a comment says otherwise.
+ *
+ * The accessors are plain functions, with no closure or allocation of their
+ * own: several run on every call.
+ *
+ * {@link assertGrpcInternals} is the startup self-check: the first
+ * `createServer()` and the first `createClient()` each probe, once, every
+ * internal their side needs, and throw an Error naming what is missing and
+ * the grpc-js version loaded. Where a reach fails later anyway, at a call,
+ * the runtime falls back to plain grpc-js behaviour and notes it
+ * ({@link noteMissing}); {@link missingGrpcInternals} reports both.
+ */
+
+import { readFileSync } from "node:fs";
+import { connect, type Http2SecureServer, type Http2Server, type Http2Session, type Http2Stream } from "node:http2";
+import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
+import { addAbortSignal, Duplex, PassThrough } from "node:stream";
+import { Channel, type Client, credentials, Metadata, Server, ServerInterceptingCall } from "@grpc/grpc-js";
+
+type AnyHttp2Server = Http2Server | Http2SecureServer;
+
+// --- Which grpc-js, and what is missing ---------------------------------------
+
+const requireHere = createRequire(import.meta.url);
+
+let version: string | undefined;
+
+/**
+ * The version of the grpc-js this runtime loads, from its package.json:
+ * through `@grpc/grpc-js/package.json` (grpc-js has no `exports` map, so it
+ * is reachable), or, should a release add a map that leaves it out, read
+ * from the package folder above its main file.
+ */
+export function grpcJsVersion(): string {
+  if (version === undefined) {
+    version = readGrpcJsVersion();
+  }
+  return version;
+}
+
+function readGrpcJsVersion(): string {
+  try {
+    const manifest = requireHere("@grpc/grpc-js/package.json") as { version?: unknown };
+    if (typeof manifest.version === "string") return manifest.version;
+  } catch {
+    // not exported: read it from the file system below
+  }
+  try {
+    let dir = dirname(requireHere.resolve("@grpc/grpc-js"));
+    for (let depth = 0; depth < 8; depth++) {
+      try {
+        const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+          name?: unknown;
+          version?: unknown;
+        };
+        if (manifest.name === "@grpc/grpc-js" && typeof manifest.version === "string") return manifest.version;
+      } catch {
+        // no package.json here: go up
+      }
+      const parent = dirname(dir);
+      if (parent === dir) break;
+      dir = parent;
+    }
+  } catch {
+    // not resolvable from here
+  }
+  return "unknown version";
+}
+
+/** An Error for an internal that this grpc-js does not have, naming it and the version. */
+export function grpcInternalsError(what: string): Error {
+  return new Error(
+    `leaksafe cannot run on this grpc-js (@grpc/grpc-js ${grpcJsVersion()}, Node ${process.version}): ` +
+      `it relies on internals that are missing: ${what}; ` +
+      "leaksafe supports the grpc-js versions its package.json names (see runtime/grpc-internals.ts)",
+  );
+}
+
+/** Internals found missing while the runtime ran, by name. */
+const noted = new Set<string>();
+
+/** Records an internal found missing at a call, where the runtime carried on without it. */
+export function noteMissing(what: string): void {
+  noted.add(what);
+}
+
+/**
+ * Every internal missing in the loaded grpc-js and Node: the self-check's
+ * probes of both sides, run afresh, then what the runtime noted at its
+ * calls. Empty when everything is in place; the tests assert it.
+ */
+export function missingGrpcInternals(): string[] {
+  return [...new Set([...probeServer(), ...probeClient(), ...noted])];
+}
+
+const checked = { server: false, client: false };
+
+/**
+ * The startup self-check of one side, run at each `createServer()` or
+ * `createClient()` until it has passed once: throws an Error naming every
+ * internal missing and the grpc-js version. Only a pass is kept, so a fixed
+ * environment is checked again.
+ */
+export function assertGrpcInternals(side: "server" | "client"): void {
+  if (checked[side]) return;
+  const missing = side === "server" ? probeServer() : probeClient();
+  if (missing.length > 0) {
+    throw grpcInternalsError(missing.join("; "));
+  }
+  checked[side] = true;
+}
+
+// --- grpc-js's message decoder ------------------------------------------------
+
+/**
+ * grpc-js's message decoder (its private `StreamDecoder`, src/stream-decoder.ts,
+ * the same file in 1.10.0 to 1.14.7), as leaksafe reads it on both sides.
+ * grpc-js drops the bytes of a message left unfinished when a stream ends,
+ * so such an end would look normal; its private `readState` tells: 0
+ * between messages, 1 in the 5-byte length prefix, 2 in the message, with
+ * `readMessageSize` and `readMessageRemaining` for the latter.
+ */
+export interface DecoderState {
+  readState?: unknown;
+  readMessageSize?: unknown;
+  readMessageRemaining?: unknown;
+}
+
+/** Whether a decoder has the state {@link cutShort} reads. */
+export function hasDecoderState(decoder: DecoderState | undefined): boolean {
+  return typeof decoder?.readState === "number";
+}
+
+/**
+ * Why a `side` stream that has ended was cut short inside a message, or
+ * undefined when it ended between messages, or when the decoder's state is
+ * missing. Relies on grpc-js having written every DATA frame to the decoder
+ * when the stream's end reaches leaksafe (its 'data' handlers decode
+ * synchronously).
+ */
+export function cutShort(decoder: DecoderState | undefined, side: "request" | "response"): string | undefined {
+  switch (decoder?.readState) {
+    case 1:
+      return `the ${side} stream ended inside a message's 5-byte length prefix`;
+    case 2: {
+      const size = Number(decoder.readMessageSize);
+      const got = size - Number(decoder.readMessageRemaining);
+      return `the ${side} stream ended inside a message: ${got} of its ${size} bytes arrived`;
+    }
+    default:
+      return undefined;
+  }
+}
+
+// --- grpc-js server -----------------------------------------------------------
+
+/**
+ * The `node:http2` servers under a grpc-js server.
+ *
+ * Relies on `Server.http2Servers` (private, src/server.ts): a Map whose keys
+ * are the `Http2Server`s made in `bindAsync`, filled before its callback
+ * runs. Throws rather than leave every connection limit silently off.
+ */
+export function http2ServersOf(server: Server): AnyHttp2Server[] {
+  const servers = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(servers instanceof Map)) {
+    throw grpcInternalsError("Server.http2Servers (a Map of its node:http2 servers)");
+  }
+  return [...servers.keys()] as AnyHttp2Server[];
+}
+
+/** grpc-js's innermost server call: the one that owns the HTTP/2 stream and the message decoder. */
+interface BaseCall {
+  stream: Http2Stream;
+  decoder?: DecoderState;
+}
+
+/**
+ * The innermost call under a handler's call or an intercepting call.
+ *
+ * Relies on the surface calls of src/server-call.ts (`ServerUnaryCallImpl`
+ * and the stream classes) keeping their intercepting call in the private
+ * field `call`; each `ServerInterceptingCall` (src/server-interceptors.ts)
+ * the next one in `nextCall`; and the last, `BaseServerInterceptingCall`,
+ * its Node stream in `stream` and its `StreamDecoder` in `decoder`. The
+ * same since 1.10.0, when server interceptors came.
+ */
+function findBaseCall(call: object): BaseCall | undefined {
+  let current: unknown = (call as { call?: unknown }).call ?? call;
+  for (let depth = 0; depth < 16 && typeof current === "object" && current !== null; depth++) {
+    if (isHttp2Stream((current as { stream?: unknown }).stream)) {
+      return current as BaseCall;
+    }
+    current = (current as { nextCall?: unknown }).nextCall;
+  }
+  return undefined;
+}
+
+function isHttp2Stream(value: unknown): value is Http2Stream {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Http2Stream).close === "function" &&
+    "rstCode" in (value as object)
+  );
+}
+
+/**
+ * The HTTP/2 stream under a grpc-js server call (a handler's call object) or
+ * under a server intercepting call, or undefined if a grpc-js release moved
+ * it (see {@link findBaseCall}).
+ */
+export function findHttp2Stream(call: object): Http2Stream | undefined {
+  return findBaseCall(call)?.stream;
+}
+
+/** The `stream` field of grpc-js's innermost server call, read directly: any value, unchecked. */
+export function ownStream(call: object): unknown {
+  return (call as { stream?: unknown }).stream;
+}
+
+/** The request's `StreamDecoder` under a grpc-js server call (see {@link findBaseCall}). */
+export function requestDecoder(call: object): DecoderState | undefined {
+  return findBaseCall(call)?.decoder;
+}
+
+/**
+ * Ends a streaming server call with `status`, after the messages already
+ * queued.
+ *
+ * Relies on the `'error'` listener that grpc-js's writable and duplex
+ * surface calls (src/server-call.ts) add in their constructors: it turns
+ * the emitted object into the call's status and ends the stream. Not typed;
+ * grpc-node's examples use it.
+ */
+export function sendStatusByError(call: NodeJS.EventEmitter, status: object): void {
+  call.emit("error", status);
+}
+
+/**
+ * A client whose own deadline passes cancels the call (RST_STREAM, CANCEL)
+ * and the server cannot tell that from any other cancel. grpc-js's server
+ * deadline is the time it received the call plus `grpc-timeout`
+ * (`getDeadline()`, src/server-interceptors.ts), later than the client's by
+ * the request's one-way latency, so a cancel this close to it is the
+ * deadline. A heuristic on timing.
+ */
+export const DEADLINE_SKEW_MS = 100;
+
+// --- grpc-js client -----------------------------------------------------------
+
+/** What leaksafe uses of grpc-js's private `InternalChannel` (src/internal-channel.ts). */
+export interface InternalChannel {
+  createLoadBalancingCall?: unknown;
+}
+
+/**
+ * The `InternalChannel` behind a client, or undefined.
+ *
+ * Relies on `ChannelImplementation.internalChannel` (private, src/channel.ts),
+ * a plain field set in its constructor; a `channelOverride` of another kind
+ * has none.
+ */
+export function internalChannelOf(client: Client): InternalChannel | undefined {
+  const internal = (client.getChannel() as { internalChannel?: unknown }).internalChannel;
+  return typeof internal === "object" && internal !== null ? (internal as InternalChannel) : undefined;
+}
+
+/**
+ * Replaces `InternalChannel.createLoadBalancingCall` on one channel object,
+ * with an own property.
+ *
+ * Relies on grpc-js making every attempt of every call through a property
+ * lookup of that name: `this.channel.createLoadBalancingCall(…)` in
+ * `RetryingCall` (src/retrying-call.ts), and, in 1.10 to 1.12 with retries
+ * off, `this.createLoadBalancingCall(…)` in `createInnerCall`. 1.14 adds an
+ * optional sixth argument; a wrapper must pass every argument on.
+ */
+export function replaceLoadBalancingCall(internal: InternalChannel, create: (...args: unknown[]) => unknown): void {
+  internal.createLoadBalancingCall = create;
+}
+
+/**
+ * The private field of grpc-js's `LoadBalancingCall`
+ * (src/load-balancing-call.ts) that holds an attempt's `Http2SubchannelCall`:
+ * null until the pick completes, then stored synchronously after
+ * `session.request()`. The compiled class assigns it (`this.child = null`
+ * in the constructor; build/src/load-balancing-call.js in 1.10.0 to 1.14.7),
+ * rather than defining it as a class field, so an accessor on the prototype
+ * sees every store; the self-check probes that.
+ */
+export const LOAD_BALANCING_CALL_CHILD = "child";
+
+/**
+ * The `InternalChannel` of a `LoadBalancingCall`: its private readonly
+ * `channel` (src/load-balancing-call.ts), assigned before `child`.
+ */
+export function loadBalancingCallChannel(call: object): unknown {
+  return (call as { channel?: unknown }).channel;
+}
+
+/** What leaksafe uses of grpc-js's `Http2SubchannelCall` (src/subchannel-call.ts). */
+export interface SubchannelCall {
+  /** Public on grpc-js's `SubchannelCall` interface: ends the call with this status unless one other than OK is set. */
+  cancelWithStatus(code: number, details: string): void;
+}
+
+/**
+ * The Node stream of an `Http2SubchannelCall`: its private `http2Stream`
+ * (src/subchannel-call.ts), unchecked. grpc-js adds its own listeners to it
+ * in the constructor, so a listener prepended later runs first, and cancels
+ * with `this.http2Stream.close(code)`, a property lookup, so a `close` put
+ * on the stream object takes effect.
+ */
+export function subchannelCallStream(call: SubchannelCall): unknown {
+  return (call as { http2Stream?: unknown }).http2Stream;
+}
+
+/** The response's `StreamDecoder` of an `Http2SubchannelCall`: its private `decoder` (src/subchannel-call.ts). */
+export function subchannelCallDecoder(call: SubchannelCall): DecoderState | undefined {
+  return (call as { decoder?: DecoderState }).decoder;
+}
+
+/**
+ * Whether a status a grpc-js client reported is one grpc-js made up for a
+ * lost connection, by its text: `Connection dropped`, `Call cancelled`,
+ * `Received RST_STREAM…` and `Stream refused` (src/subchannel-call.ts), and
+ * Node's socket errors it passes on (`ECONNRESET`, `EPIPE`, …). Below 1.12.4
+ * a dropped connection gives `Call cancelled`; from 1.12.4 `Connection
+ * dropped`, and `Call cancelled` is a server's RST_STREAM(CANCEL).
+ */
+export function grpcJsLostConnection(details: string): boolean {
+  return CONNECTION_LOST.test(details);
+}
+
+const CONNECTION_LOST =
+  /Connection dropped|ECONNRESET|ECONNREFUSED|EPIPE|Received RST_STREAM|socket hang up|GOAWAY|Call cancelled|Stream refused/i;
+
+/**
+ * How much earlier than the deadline grpc-js's client may report
+ * DEADLINE_EXCEEDED: its deadline timer (`runDeadlineTimer`,
+ * src/resolving-call.ts, with src/deadline.ts) is a `setTimeout` of the
+ * time left, which Node may fire a little early. A heuristic on timing.
+ */
+export const CLIENT_DEADLINE_EARLY_MS = 5;
+
+// --- Node's http2 and streams -------------------------------------------------
+
+/**
+ * What leaksafe uses of the native handle behind a Node `Http2Session`
+ * (src/node_http2.cc).
+ */
+interface SessionHandle {
+  /** Whether nghttp2 still wants to read or write (`HasPendingData`). */
+  hasPendingData?: unknown;
+  /**
+   * Sends a PING (`Http2Session::Ping`); `ondone(ack)` runs at its ACK, or
+   * with `false` when it cannot be sent or the session ends first.
+   */
+  ping?: unknown;
+}
+
+let handleKey: symbol | undefined;
+
+/**
+ * The native handle of `session`: `"no symbol"` when this Node has no
+ * `kHandle` on its sessions, undefined once the session has let it go.
+ *
+ * Relies on Node's private `kHandle` symbol (lib/internal/http2/core.js,
+ * `this[kHandle] = handle`), one own symbol of an `Http2Session` with that
+ * description.
+ */
+function sessionHandle(session: Http2Session): SessionHandle | "no symbol" | undefined {
+  handleKey ??= Object.getOwnPropertySymbols(session).find((key) => key.description === "kHandle");
+  if (handleKey === undefined) {
+    return "no symbol";
+  }
+  return (session as unknown as Record<symbol, SessionHandle | undefined>)[handleKey];
+}
+
+/**
+ * Whether nghttp2 still wants to read or write on this session, by the
+ * native `hasPendingData()` (what Node's own `kMaybeDestroy` asks); undefined
+ * if that cannot be known. Notes a missing internal.
+ */
+export function sessionHasPendingData(session: Http2Session): boolean | undefined {
+  const handle = sessionHandle(session);
+  if (handle === "no symbol") {
+    noteMissing("Http2Session[kHandle]");
+    return undefined;
+  }
+  if (handle === undefined) {
+    return undefined;
+  }
+  if (typeof handle.hasPendingData !== "function") {
+    noteMissing("Http2Session[kHandle].hasPendingData");
+    return undefined;
+  }
+  return Boolean(handle.hasPendingData());
+}
+
+/**
+ * Sends a PING through the session's native handle, as Node's own `ping()`
+ * does (`this[kHandle].ping(payload, cb)`) but also on a `closed` session,
+ * where `ping()` refuses; `done(ack)` runs with the native callback's first
+ * argument. Returns false, and never calls `done`, when the handle or its
+ * `ping` is missing.
+ */
+export function pingThroughHandle(session: Http2Session, done: (acknowledged: unknown) => void): boolean {
+  const handle = sessionHandle(session);
+  if (typeof handle !== "object" || typeof handle.ping !== "function") {
+    return false;
+  }
+  handle.ping(undefined, done);
+  return true;
+}
+
+let abortError: (new () => Error) | null | undefined;
+
+/**
+ * Node's internal `AbortError`, the class that `Http2Stream._destroy` maps
+ * to NGHTTP2_CANCEL (`err instanceof AbortError`, lib/internal/http2/core.js);
+ * null if this Node does not make one where expected. `addAbortSignal` with
+ * a signal already aborted destroys its stream with one, synchronously.
+ */
+export function nodeAbortError(): (new () => Error) | null {
+  if (abortError === undefined) {
+    const probe = new PassThrough();
+    probe.on("error", ignore);
+    addAbortSignal(AbortSignal.abort(), probe);
+    const made = probe.errored;
+    abortError = made instanceof Error && made.name === "AbortError" ? (made.constructor as new () => Error) : null;
+  }
+  return abortError;
+}
+
+function ignore(): void {}
+
+// --- The self-check's probes ----------------------------------------------------
+//
+// Each runs once per side at startup, on objects made for it and dropped:
+// nothing here runs per call.
+
+type Constructor = new (...args: unknown[]) => object;
+
+/** A class from one of grpc-js's own files, next to its main file (build/src/), by absolute path. */
+function grpcJsClass(file: string, name: string): Constructor | undefined {
+  const exported = (requireHere(join(dirname(requireHere.resolve("@grpc/grpc-js")), file)) as Record<string, unknown>)[
+    name
+  ];
+  return typeof exported === "function" ? (exported as Constructor) : undefined;
+}
+
+/** Runs each probe; a probe that throws counts as its internal missing. */
+function runProbes(probes: Array<[string, () => boolean]>): string[] {
+  const missing: string[] = [];
+  for (const [name, probe] of probes) {
+    try {
+      if (!probe()) missing.push(name);
+    } catch (thrown) {
+      missing.push(`${name} (${thrown instanceof Error ? thrown.message : String(thrown)})`);
+    }
+  }
+  return missing;
+}
+
+/** A stand-in for a Node HTTP/2 stream, enough for grpc-js's constructors to attach their listeners. */
+function fakeStream(): PassThrough {
+  const stream = new PassThrough();
+  return Object.assign(stream, { rstCode: undefined, session: undefined, close: ignore });
+}
+
+function probeDecoder(decoder: DecoderState | undefined): boolean {
+  return (
+    decoder?.readState === 0 &&
+    typeof decoder.readMessageSize === "number" &&
+    typeof decoder.readMessageRemaining === "number"
+  );
+}
+
+function probeServer(): string[] {
+  let chain: "ok" | "no decoder" | "no stream" | undefined;
+  const probeChain = () => (chain ??= probeServerChain());
+  return runProbes([
+    ["Server.http2Servers", () => probeHttp2Servers()],
+    [
+      "the server call chain: ServerDuplexStreamImpl.call → ServerInterceptingCall.nextCall → " +
+        "BaseServerInterceptingCall.stream",
+      () => probeChain() !== "no stream",
+    ],
+    [
+      "BaseServerInterceptingCall.decoder (a StreamDecoder with readState, readMessageSize, readMessageRemaining)",
+      () => probeChain() !== "no decoder",
+    ],
+    ["the 'error' listener of ServerWritableStreamImpl and ServerDuplexStreamImpl", () => probeErrorListeners()],
+    ["Http2Session[kHandle].ping", () => probeSessionHandle("ping")],
+  ]);
+}
+
+function probeClient(): string[] {
+  let channel: "ok" | "no child" | "no channel" | undefined;
+  const probeChannelOnce = () => (channel ??= probeChannel());
+  return runProbes([
+    ["ChannelImplementation.internalChannel.createLoadBalancingCall", () => probeChannelOnce() !== "no channel"],
+    [
+      "LoadBalancingCall.child (assigned by its constructor, not a class field) and LoadBalancingCall.channel",
+      () => probeChannelOnce() !== "no child",
+    ],
+    ["Http2SubchannelCall.http2Stream, .decoder (a StreamDecoder) and .cancelWithStatus", () => probeSubchannelCall()],
+    ["Http2Session[kHandle].hasPendingData", () => probeSessionHandle("hasPendingData")],
+    ["Node's AbortError (from stream.addAbortSignal)", () => nodeAbortError() !== null],
+  ]);
+}
+
+function probeHttp2Servers(): boolean {
+  const server = new Server({ "grpc.enable_channelz": 0 });
+  return (server as unknown as { http2Servers?: unknown }).http2Servers instanceof Map;
+}
+
+/** Builds grpc-js's chain of server calls over a stand-in stream, and walks it as the runtime does. */
+function probeServerChain(): "ok" | "no decoder" | "no stream" {
+  const Base = grpcJsClass("server-interceptors.js", "BaseServerInterceptingCall");
+  const Surface = grpcJsClass("server-call.js", "ServerDuplexStreamImpl");
+  if (Base === undefined || Surface === undefined) return "no stream";
+  const stream = fakeStream();
+  const base = new Base(stream, {}, null, { path: PROBE_PATH }, {});
+  const surface = new Surface(PROBE_PATH, new ServerInterceptingCall(base as never), new Metadata());
+  if (findHttp2Stream(surface) !== (stream as unknown)) return "no stream";
+  return probeDecoder(requestDecoder(surface)) ? "ok" : "no decoder";
+}
+
+function probeErrorListeners(): boolean {
+  const Writable = grpcJsClass("server-call.js", "ServerWritableStreamImpl");
+  const Surface = grpcJsClass("server-call.js", "ServerDuplexStreamImpl");
+  if (Writable === undefined || Surface === undefined) return false;
+  const call = {};
+  const writable = new Writable(PROBE_PATH, call, new Metadata(), undefined) as NodeJS.EventEmitter;
+  const duplex = new Surface(PROBE_PATH, call, new Metadata()) as NodeJS.EventEmitter;
+  return writable.listenerCount("error") > 0 && duplex.listenerCount("error") > 0;
+}
+
+/**
+ * Makes a channel (channelz off, never connected) and one `LoadBalancingCall`
+ * through its `InternalChannel`, never started; then checks, on a throwaway
+ * subclass, that the constructor assigns `child` rather than defining it.
+ */
+function probeChannel(): "ok" | "no child" | "no channel" {
+  const channel = new Channel("localhost:1", credentials.createInsecure(), { "grpc.enable_channelz": 0 });
+  const internal = (channel as unknown as { internalChannel?: InternalChannel }).internalChannel;
+  const create = internal?.createLoadBalancingCall;
+  // Closing the channel closes its internal channel, so only one that has it.
+  if (internal === undefined || typeof create !== "function") return "no channel";
+  try {
+    const args = [{}, PROBE_PATH, "localhost", credentials.createEmpty(), Number.POSITIVE_INFINITY];
+    const call = create.apply(internal, args) as object;
+    if (!(LOAD_BALANCING_CALL_CHILD in call) || loadBalancingCallChannel(call) !== internal) return "no child";
+    const LoadBalancingCall = call.constructor as Constructor;
+    let stored = false;
+    function Probe(): void {}
+    Probe.prototype = Object.create(LoadBalancingCall.prototype, {
+      [LOAD_BALANCING_CALL_CHILD]: {
+        configurable: true,
+        get: () => null,
+        set: () => {
+          stored = true;
+        },
+      },
+    });
+    const probe = Reflect.construct(LoadBalancingCall, [internal, ...args, 0], Probe) as object;
+    return stored && !Object.hasOwn(probe, LOAD_BALANCING_CALL_CHILD) ? "ok" : "no child";
+  } finally {
+    channel.close();
+  }
+}
+
+function probeSubchannelCall(): boolean {
+  const SubchannelCallClass = grpcJsClass("subchannel-call.js", "Http2SubchannelCall");
+  if (SubchannelCallClass === undefined) return false;
+  const stream = fakeStream();
+  const transport = { getOptions: () => ({}) };
+  const call = new SubchannelCallClass(stream, null, null, transport, 0) as SubchannelCall;
+  return (
+    subchannelCallStream(call) === stream &&
+    probeDecoder(subchannelCallDecoder(call)) &&
+    typeof call.cancelWithStatus === "function"
+  );
+}
+
+/** Makes an HTTP/2 client session over a stream that goes nowhere, and looks at its native handle. */
+function probeSessionHandle(method: keyof SessionHandle): boolean {
+  const socket = new Duplex({
+    read: ignore,
+    write: (_chunk, _encoding, callback) => callback(),
+  });
+  const session = connect("http://leaksafe.invalid", { createConnection: () => socket });
+  session.on("error", ignore);
+  try {
+    const handle = sessionHandle(session);
+    return typeof handle === "object" && typeof handle[method] === "function";
+  } finally {
+    session.destroy();
+    socket.destroy();
+  }
+}
+
+const PROBE_PATH = "/leaksafe.Probe/Probe";
