@@ -17,6 +17,7 @@ import {
 import { CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
 import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
+import { CLIENT_DEADLINE_EARLY_MS, grpcJsLostConnection } from "./grpc-internals.js";
 import { MAX_TIMER_MS, methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { Receiver, type ReceiverOwner } from "./receiver.js";
 import { countIn, countOut, type LiveCall, type Registry } from "./registry.js";
@@ -185,25 +186,24 @@ function aborted(signal: AbortSignal): RpcError {
 }
 
 /**
- * grpc-js reports a lost connection as a status it made up itself; these are
- * its words for it. Such a status means the peer went away, not that it
- * answered.
- */
-const CONNECTION_LOST =
-  /Connection dropped|ECONNRESET|ECONNREFUSED|EPIPE|Received RST_STREAM|socket hang up|GOAWAY|Call cancelled|Stream refused/i;
-
-/**
  * The RpcError for a status the channel reported. The status is checked
- * again here, for one that a user's interceptor made up.
+ * again here, for one that a user's interceptor made up. grpc-js reports a
+ * lost connection as a status it made up itself (`grpcJsLostConnection`,
+ * grpc-internals.ts, knows its words): such a status means the peer went
+ * away, not that it answered.
  */
 function fromStatus(reported: ServiceError, deadline: number | undefined): RpcError {
   const error = checkStatus(reported);
   let reason: RpcError["reason"] = "remote";
-  if (error.code === Status.DEADLINE_EXCEEDED && deadline !== undefined && Date.now() >= deadline - 5) {
+  if (
+    error.code === Status.DEADLINE_EXCEEDED &&
+    deadline !== undefined &&
+    Date.now() >= deadline - CLIENT_DEADLINE_EARLY_MS
+  ) {
     reason = "deadline";
   } else if (
     (error.code === Status.UNAVAILABLE || error.code === Status.INTERNAL || error.code === Status.CANCELLED) &&
-    CONNECTION_LOST.test(error.details)
+    grpcJsLostConnection(error.details)
   ) {
     reason = "peer-gone";
   }

@@ -1,11 +1,11 @@
 /**
- * Every reach of a leaksafe client into grpc-js's internals, and into Node's
- * HTTP/2 internals under them, in one file (issue 18 gathers all of them
- * into one adapter). Each reach names the private field or behaviour it
- * relies on. If one is missing in a grpc-js or Node release, that check is
- * skipped and the client works as plain grpc-js would, never crashing;
- * {@link missingClientInternals} names what was missing, and the
- * hostile-peer tests fail loudly.
+ * The checks a leaksafe client adds under grpc-js, on each attempt's HTTP/2
+ * stream. The reaches into grpc-js's and Node's internals that they need
+ * are accessors in grpc-internals.ts, which says what each relies on, and
+ * whose self-check `createClient()` runs first. If one is missing at a call
+ * anyway, that check is skipped and the client works as plain grpc-js
+ * would, never crashing; `missingGrpcInternals()` names what was missing,
+ * and the hostile-peer tests fail loudly.
  *
  * What it adds to each call, per HTTP/2 stream and never per message:
  * - a `grpc-status` that is not a decimal code from 0 to 16 becomes
@@ -29,21 +29,22 @@ import {
   type IncomingHttpHeaders,
 } from "node:http2";
 import type { Client } from "@grpc/grpc-js";
-import { cutShort, type DecoderState } from "./grpc-decoder.js";
+import {
+  cutShort,
+  hasDecoderState,
+  internalChannelOf,
+  LOAD_BALANCING_CALL_CHILD,
+  loadBalancingCallChannel,
+  noteMissing,
+  replaceLoadBalancingCall,
+  type SubchannelCall,
+  sessionHasPendingData,
+  subchannelCallDecoder,
+  subchannelCallStream,
+} from "./grpc-internals.js";
 import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
-import { sessionHandle } from "./session-handle.js";
 import { boundStreamBuffers } from "./stream-buffers.js";
-
-const missing = new Set<string>();
-
-/**
- * The internals this process looked for and did not find, by name; empty
- * when every check is in place. The hostile-peer tests assert it is empty.
- */
-export function missingClientInternals(): string[] {
-  return [...missing];
-}
 
 /** The internal channels already guarded. */
 const guarded = new WeakSet<object>();
@@ -61,14 +62,14 @@ const guarded = new WeakSet<object>();
  * channel's object. The first call it makes puts an accessor for `child` on
  * grpc-js's `LoadBalancingCall.prototype` (see {@link watchChildren}); a
  * call of a channel not guarded here only stores its child through it.
+ * (`internalChannelOf`, `replaceLoadBalancingCall` and
+ * `LOAD_BALANCING_CALL_CHILD`, grpc-internals.ts.)
  */
 export function guardChannel(client: Client): void {
-  const internal = (client.getChannel() as { internalChannel?: unknown }).internalChannel as
-    | { createLoadBalancingCall?: unknown }
-    | undefined;
+  const internal = internalChannelOf(client);
   const create = internal?.createLoadBalancingCall;
   if (internal === undefined || typeof create !== "function") {
-    missing.add("ChannelImplementation.internalChannel.createLoadBalancingCall");
+    noteMissing("ChannelImplementation.internalChannel.createLoadBalancingCall");
     return;
   }
   // A channel given to several clients (a `channelOverride`) is guarded once.
@@ -76,19 +77,19 @@ export function guardChannel(client: Client): void {
     return;
   }
   guarded.add(internal);
-  internal.createLoadBalancingCall = function createGuardedCall(this: unknown, ...args: unknown[]): unknown {
+  replaceLoadBalancingCall(internal, function createGuardedCall(this: unknown, ...args: unknown[]): unknown {
     const call: unknown = create.apply(this, args);
     if (typeof call === "object" && call !== null) {
       const prototype = Object.getPrototypeOf(call) as object;
       if (!watchedPrototypes.has(prototype)) {
         // The first call of its class, made before the accessor existed: watched on its own.
-        const hasChild = Object.hasOwn(call, "child");
+        const hasChild = Object.hasOwn(call, LOAD_BALANCING_CALL_CHILD);
         watchChild(call);
         if (hasChild) watchChildren(prototype);
       }
     }
     return call;
-  };
+  });
 }
 
 /** Where a `LoadBalancingCall` keeps its child once the accessor below is in place. */
@@ -105,21 +106,21 @@ const watchedPrototypes = new WeakSet<object>();
  * `defineProperty` calls and a dictionary-mode object per call.
  */
 function watchChildren(prototype: object): void {
-  if (Object.hasOwn(prototype, "child")) {
+  if (Object.hasOwn(prototype, LOAD_BALANCING_CALL_CHILD)) {
     return;
   }
   watchedPrototypes.add(prototype);
-  Object.defineProperty(prototype, "child", {
+  Object.defineProperty(prototype, LOAD_BALANCING_CALL_CHILD, {
     configurable: true,
     get(this: { [CHILD]?: unknown }): unknown {
       return this[CHILD];
     },
-    set(this: { [CHILD]?: unknown; channel?: unknown }, value: unknown) {
+    set(this: { [CHILD]?: unknown }, value: unknown) {
       this[CHILD] = value;
       if (typeof value !== "object" || value === null) {
         return;
       }
-      if (guarded.has(this.channel as object)) {
+      if (guarded.has(loadBalancingCallChannel(this) as object)) {
         guardChild(value as SubchannelCall);
       } else {
         keepResetOnlyPromise(value as SubchannelCall);
@@ -140,16 +141,21 @@ function watchChildren(prototype: object): void {
  * message.
  */
 function watchChild(call: object): void {
-  if (!("child" in call)) {
-    missing.add("LoadBalancingCall.child");
+  if (!(LOAD_BALANCING_CALL_CHILD in call)) {
+    noteMissing("LoadBalancingCall.child");
     return;
   }
-  Object.defineProperty(call, "child", {
+  Object.defineProperty(call, LOAD_BALANCING_CALL_CHILD, {
     configurable: true,
     enumerable: true,
     get: () => null,
     set(value: unknown) {
-      Object.defineProperty(call, "child", { value, writable: true, configurable: true, enumerable: true });
+      Object.defineProperty(call, LOAD_BALANCING_CALL_CHILD, {
+        value,
+        writable: true,
+        configurable: true,
+        enumerable: true,
+      });
       if (typeof value === "object" && value !== null) {
         guardChild(value as SubchannelCall);
       }
@@ -166,24 +172,14 @@ function guardChild(call: SubchannelCall): void {
   try {
     guardStream(call);
   } catch (thrown) {
-    missing.add(`guarding an Http2SubchannelCall (${String(thrown)})`);
+    noteMissing(`guarding an Http2SubchannelCall (${String(thrown)})`);
   }
 }
 
-/** What this file uses of grpc-js's `Http2SubchannelCall`. */
-interface SubchannelCall {
-  /** Private: the Node stream the call reads and writes. */
-  http2Stream?: unknown;
-  /** Private: its `StreamDecoder`, whose private `readState` is 0 between messages, 1 in a length prefix, 2 in a message. */
-  decoder?: DecoderState;
-  /** Public on grpc-js's `SubchannelCall` interface: ends the call with this status unless one other than OK is set. */
-  cancelWithStatus(code: number, details: string): void;
-}
-
 function guardStream(call: SubchannelCall): void {
-  const stream = call.http2Stream;
+  const stream = subchannelCallStream(call);
   if (!isClientStream(stream) || typeof call.cancelWithStatus !== "function") {
-    missing.add("Http2SubchannelCall.http2Stream");
+    noteMissing("Http2SubchannelCall.http2Stream");
     return;
   }
   boundStreamBuffers(stream);
@@ -200,7 +196,7 @@ function guardStream(call: SubchannelCall): void {
     statusArrived = true;
     checkStatusHeader(headers);
   });
-  if (typeof call.decoder?.readState === "number") {
+  if (hasDecoderState(subchannelCallDecoder(call))) {
     // Only a stream that the server ended with a status is judged: one that
     // it reset ends inside a message too (when its reader had stopped, say),
     // and grpc-js reports that from the reset.
@@ -211,7 +207,7 @@ function guardStream(call: SubchannelCall): void {
       }
     });
   } else {
-    missing.add("Http2SubchannelCall.decoder.readState");
+    noteMissing("Http2SubchannelCall.decoder.readState");
   }
   watchSession(stream, call);
   if (stream.session !== undefined && promiseResetOnly(stream.session as ClientHttp2Session)) {
@@ -225,7 +221,7 @@ function guardStream(call: SubchannelCall): void {
  * carries leaksafe's promise (reset-only.ts), its cancels keep it too.
  */
 function keepResetOnlyPromise(call: SubchannelCall): void {
-  const stream = call.http2Stream;
+  const stream = subchannelCallStream(call);
   if (isClientStream(stream) && madeResetOnlyPromise(stream.session)) {
     cancelWithResetOnly(stream);
   }
@@ -285,7 +281,7 @@ function decodeMessage(message: string): string {
  * and would drop them.
  */
 function responseCutShort(call: SubchannelCall): string | undefined {
-  return cutShort(call.decoder, "response");
+  return cutShort(subchannelCallDecoder(call), "response");
 }
 
 /**
@@ -324,10 +320,10 @@ let checking: NodeJS.Timeout | undefined;
  * session or the stream, so grpc-js waits for trailers that never come, its
  * subchannel stays READY, and every later call on it hangs too.
  *
- * Relies on Node's private `kHandle` symbol on an `Http2Session` and
- * its native `hasPendingData()`, which is false once nghttp2 wants neither
- * to read nor to write. With a guarded stream open and no GOAWAY received,
- * that is the state after nghttp2 ended the session.
+ * Relies on the native `hasPendingData()` of the session
+ * (`sessionHasPendingData`, grpc-internals.ts), which is false once nghttp2
+ * wants neither to read nor to write. With a guarded stream open and no
+ * GOAWAY received, that is the state after nghttp2 ended the session.
  */
 function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
   const session = stream.session;
@@ -374,7 +370,7 @@ function checkSessions(): void {
     } catch (thrown) {
       // A timer callback that throws would end the process: a surprise here only disarms.
       watched.delete(open);
-      missing.add(`checking an HTTP/2 session (${String(thrown)})`);
+      noteMissing(`checking an HTTP/2 session (${String(thrown)})`);
     }
   }
   stopChecking();
@@ -382,7 +378,7 @@ function checkSessions(): void {
 
 function endIfDead(open: SessionStreams): void {
   const { session } = open;
-  if (open.goaway || session.closed || session.destroyed || isAlive(session) !== false) {
+  if (open.goaway || session.closed || session.destroyed || sessionHasPendingData(session) !== false) {
     return;
   }
   watched.delete(open);
@@ -393,21 +389,4 @@ function endIfDead(open: SessionStreams): void {
     call.cancelWithStatus(Status.INTERNAL, SESSION_ENDED);
   }
   session.destroy();
-}
-
-/** Whether nghttp2 still wants to read or write on this session; undefined if that cannot be known. */
-function isAlive(session: Http2Session): boolean | undefined {
-  const handle = sessionHandle(session);
-  if (handle === "no symbol") {
-    missing.add("Http2Session[kHandle]");
-    return undefined;
-  }
-  if (handle === undefined) {
-    return undefined;
-  }
-  if (typeof handle.hasPendingData !== "function") {
-    missing.add("Http2Session[kHandle].hasPendingData");
-    return undefined;
-  }
-  return Boolean(handle.hasPendingData());
 }

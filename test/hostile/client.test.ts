@@ -11,7 +11,7 @@ import { createClient, RpcError, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatMessage, PostResponse, RoomEvent, UploadSummary } from "../../generated-example/example/v1/chat.js";
 import { type ChatClient, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { missingClientInternals } from "../../runtime/client-internals.js";
+import { missingGrpcInternals } from "../../runtime/grpc-internals.js";
 import { type RawCall, startRawServer } from "./raw-server.js";
 
 /** A call that has not ended by then is taken as hanging: far below any built-in limit. */
@@ -277,5 +277,5 @@ test("after trailers nghttp2 cannot decode, the next call on the client connects
 
 // Last: every grpc-js and Node internal that the checks above rely on was found.
 test("every client internal the checks rely on is in place", () => {
-  assert.deepEqual(missingClientInternals(), [], "grpc-js or Node moved an internal; see runtime/client-internals.ts");
+  assert.deepEqual(missingGrpcInternals(), [], "grpc-js or Node moved an internal; see runtime/grpc-internals.ts");
 });
