@@ -15,6 +15,7 @@ import {
   closedInFlight,
 } from "./client-calls.js";
 import { guardChannel } from "./client-internals.js";
+import { assertGrpcInternals } from "./grpc-internals.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -86,6 +87,7 @@ export function createClient<S extends ServiceDescriptor>(
   address: string,
   options: ClientOptions = {},
 ): ClientOf<S> {
+  assertGrpcInternals("client");
   const channelOptions: ChannelOptions = {
     ...keepaliveOptions(CLIENT_KEEPALIVE, options.keepalive),
     ...RETRY_BUFFER,

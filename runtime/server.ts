@@ -6,6 +6,7 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
+import { assertGrpcInternals } from "./grpc-internals.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -94,6 +95,7 @@ export interface LeaksafeServer {
 
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
+  assertGrpcInternals("server");
   const registry = new Registry(options.hooks);
   const scope: ServerScope = {
     registry,
