@@ -455,11 +455,25 @@ function ignore(): void {}
 
 type Constructor = new (...args: unknown[]) => object;
 
-/** A class from one of grpc-js's own files, next to its main file (build/src/), by absolute path. */
-function grpcJsClass(file: string, name: string): Constructor | undefined {
-  const exported = (requireHere(join(dirname(requireHere.resolve("@grpc/grpc-js")), file)) as Record<string, unknown>)[
-    name
-  ];
+let grpcJsDir: string | null | undefined;
+
+/**
+ * A class from one of grpc-js's own files, next to its main file
+ * (build/src/), by absolute path; `"not on disk"` when grpc-js cannot be
+ * resolved from here at all (bundled into one file, say): the probes that
+ * need such a class are then skipped, since the runtime's reaches, on live
+ * objects, may still work.
+ */
+function grpcJsClass(file: string, name: string): Constructor | undefined | "not on disk" {
+  if (grpcJsDir === undefined) {
+    try {
+      grpcJsDir = dirname(requireHere.resolve("@grpc/grpc-js"));
+    } catch {
+      grpcJsDir = null;
+    }
+  }
+  if (grpcJsDir === null) return "not on disk";
+  const exported = (requireHere(join(grpcJsDir, file)) as Record<string, unknown>)[name];
   return typeof exported === "function" ? (exported as Constructor) : undefined;
 }
 
@@ -533,6 +547,7 @@ function probeHttp2Servers(): boolean {
 function probeServerChain(): "ok" | "no decoder" | "no stream" {
   const Base = grpcJsClass("server-interceptors.js", "BaseServerInterceptingCall");
   const Surface = grpcJsClass("server-call.js", "ServerDuplexStreamImpl");
+  if (Base === "not on disk" || Surface === "not on disk") return "ok";
   if (Base === undefined || Surface === undefined) return "no stream";
   const stream = fakeStream();
   const base = new Base(stream, {}, null, { path: PROBE_PATH }, {});
@@ -544,6 +559,7 @@ function probeServerChain(): "ok" | "no decoder" | "no stream" {
 function probeErrorListeners(): boolean {
   const Writable = grpcJsClass("server-call.js", "ServerWritableStreamImpl");
   const Surface = grpcJsClass("server-call.js", "ServerDuplexStreamImpl");
+  if (Writable === "not on disk" || Surface === "not on disk") return true;
   if (Writable === undefined || Surface === undefined) return false;
   const call = {};
   const writable = new Writable(PROBE_PATH, call, new Metadata(), undefined) as NodeJS.EventEmitter;
@@ -587,6 +603,7 @@ function probeChannel(): "ok" | "no child" | "no channel" {
 
 function probeSubchannelCall(): boolean {
   const SubchannelCallClass = grpcJsClass("subchannel-call.js", "Http2SubchannelCall");
+  if (SubchannelCallClass === "not on disk") return true;
   if (SubchannelCallClass === undefined) return false;
   const stream = fakeStream();
   const transport = { getOptions: () => ({}) };
