@@ -30,6 +30,7 @@ import {
 } from "node:http2";
 import type { Client } from "@grpc/grpc-js";
 import {
+  boundStreamBuffers,
   cutShort,
   hasDecoderState,
   internalChannelOf,
@@ -44,7 +45,6 @@ import {
 } from "./grpc-internals.js";
 import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
-import { boundStreamBuffers } from "./stream-buffers.js";
 
 /** The internal channels already guarded. */
 const guarded = new WeakSet<object>();

@@ -448,6 +448,39 @@ export function nodeAbortError(): (new () => Error) | null {
 
 function ignore(): void {}
 
+/**
+ * How many bytes an HTTP/2 stream buffers on each side before it holds its
+ * peer back, the same on every Node. Node 22 raised the default high-water
+ * mark of byte streams from 16 KiB to 64 KiB (nodejs/node#52037), which let
+ * a producer run 48 KiB further ahead of a slow reader on each side, beyond
+ * HTTP/2's own window; "receives are bounded" then rested on a default that
+ * changed. So every stream the runtime serves or calls gets Node 20's value.
+ */
+export const STREAM_BUFFER_BYTES = 16 * 1024;
+
+interface StreamStates {
+  _readableState?: { highWaterMark: number };
+  _writableState?: { highWaterMark: number };
+}
+
+/**
+ * Sets both sides' high-water mark of a stream that http2 made. Node has no
+ * option for it there, so this writes the field that Readable and Writable
+ * read on each push and write (`_readableState.highWaterMark`,
+ * `_writableState.highWaterMark`, lib/internal/streams/*.js, Node 20 to 25);
+ * `readableHighWaterMark` reads it back.
+ */
+export function boundStreamBuffers(stream: Duplex): void {
+  if (stream.readableHighWaterMark === STREAM_BUFFER_BYTES && stream.writableHighWaterMark === STREAM_BUFFER_BYTES) {
+    return;
+  }
+  const states = stream as unknown as StreamStates;
+  if (states._readableState !== undefined && states._writableState !== undefined) {
+    states._readableState.highWaterMark = STREAM_BUFFER_BYTES;
+    states._writableState.highWaterMark = STREAM_BUFFER_BYTES;
+  }
+}
+
 // --- The self-check's probes ----------------------------------------------------
 //
 // Each runs once per side at startup, on objects made for it and dropped:
@@ -520,7 +553,14 @@ function probeServer(): string[] {
     ],
     ["the 'error' listener of ServerWritableStreamImpl and ServerDuplexStreamImpl", () => probeErrorListeners()],
     ["Http2Session[kHandle].ping", () => probeSessionHandle("ping")],
+    ["Duplex _readableState/_writableState.highWaterMark", () => probeStreamBuffers()],
   ]);
+}
+
+function probeStreamBuffers(): boolean {
+  const stream = new Duplex({ readableHighWaterMark: 1, writableHighWaterMark: 1 });
+  boundStreamBuffers(stream);
+  return stream.readableHighWaterMark === STREAM_BUFFER_BYTES && stream.writableHighWaterMark === STREAM_BUFFER_BYTES;
 }
 
 function probeClient(): string[] {
@@ -535,6 +575,7 @@ function probeClient(): string[] {
     ["Http2SubchannelCall.http2Stream, .decoder (a StreamDecoder) and .cancelWithStatus", () => probeSubchannelCall()],
     ["Http2Session[kHandle].hasPendingData", () => probeSessionHandle("hasPendingData")],
     ["Node's AbortError (from stream.addAbortSignal)", () => nodeAbortError() !== null],
+    ["Duplex _readableState/_writableState.highWaterMark", () => probeStreamBuffers()],
   ]);
 }
 

@@ -14,12 +14,17 @@ import { constants } from "node:http2";
 import type { Socket } from "node:net";
 import type { Server } from "@grpc/grpc-js";
 import { afterPingRoundTrip } from "./end-barrier.js";
-import { findHttp2Stream, grpcInternalsError, http2ServersOf, ownStream } from "./grpc-internals.js";
+import {
+  boundStreamBuffers,
+  findHttp2Stream,
+  grpcInternalsError,
+  http2ServersOf,
+  ownStream,
+} from "./grpc-internals.js";
 import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
 import { hearResetOnlyPromise } from "./reset-only.js";
-import { boundStreamBuffers } from "./stream-buffers.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => void;
