@@ -15,7 +15,7 @@ import {
   closedInFlight,
 } from "./client-calls.js";
 import { guardChannel } from "./client-internals.js";
-import { assertGrpcInternals } from "./grpc-internals.js";
+import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";

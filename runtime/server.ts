@@ -6,7 +6,7 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
-import { assertGrpcInternals } from "./grpc-internals.js";
+import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";

@@ -11,7 +11,7 @@ import { createClient, RpcError, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatMessage, PostResponse, RoomEvent, UploadSummary } from "../../generated-example/example/v1/chat.js";
 import { type ChatClient, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { missingGrpcInternals } from "../../runtime/grpc-internals.js";
+import { missingGrpcInternals } from "../../runtime/grpc-internals-check.js";
 import { type RawCall, startRawServer } from "./raw-server.js";
 
 /** A call that has not ended by then is taken as hanging: far below any built-in limit. */

@@ -14,7 +14,7 @@ import { test } from "node:test";
 import { Channel, Server } from "@grpc/grpc-js";
 import { createClient, createServer } from "leaksafe";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { missingGrpcInternals } from "../../runtime/grpc-internals.js";
+import { missingGrpcInternals } from "../../runtime/grpc-internals-check.js";
 
 const { version } = createRequire(import.meta.url)("@grpc/grpc-js/package.json") as { version: string };
 
