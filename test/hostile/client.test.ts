@@ -210,12 +210,16 @@ for (const [kind, call] of Object.entries({ watch, converse })) {
 // with GOAWAY and Node stops reading, reporting nothing, so the call hung.
 // 512 KiB in many fields was already refused (Node's limits on header
 // pairs and on CONTINUATION frames reset the stream or the session).
+// nghttp2 1.61 (Node 20) ends the session, which the runtime names; 1.69 and
+// later (Node 22, 24) reset the stream alone with PROTOCOL_ERROR, which
+// grpc-js reports itself. Either way the call ends at once, with INTERNAL.
 const BIG = 512 * 1024;
+const UNDECODABLE_TRAILERS = /nghttp2 ended the session|Received RST_STREAM with code 2 .*Protocol error/;
 const bigTrailers: Record<string, { send: (c: RawCall) => void; code: Status; details: RegExp }> = {
   "one 512 KiB field": {
     send: (c) => c.trail({ "grpc-status": "0", "x-big": "a".repeat(BIG) }),
     code: Status.INTERNAL,
-    details: /nghttp2 ended the session/,
+    details: UNDECODABLE_TRAILERS,
   },
   "512 fields of 1 KiB": {
     send: (c) => c.trail({ "grpc-status": "0", ...manyFields(512, 1024) }),
@@ -257,7 +261,7 @@ test("after trailers nghttp2 cannot decode, the next call on the client connects
   try {
     const { error } = await settled(post(client));
     assert.equal(error.code, Status.INTERNAL, `${Status[error.code]}: ${error.details}`);
-    assert.match(error.details, /nghttp2 ended the session/);
+    assert.match(error.details, UNDECODABLE_TRAILERS);
     let timer: NodeJS.Timeout | undefined;
     const second = await Promise.race([
       post(client),
