@@ -12,6 +12,7 @@ import { join, resolve } from "node:path";
 import { create, fromBinary } from "@bufbuild/protobuf";
 import { CodeGeneratorRequestSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { run } from "../plugin/plugin.js";
+import { loadPluginFiles } from "../plugin/plugin-files.js";
 import { median } from "./suite/stats.js";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -37,7 +38,7 @@ const team = request(`importSuffix=.js,templates=${join(ROOT, "test/templates/te
 
 function time(req: ReturnType<typeof request>): number {
   const start = process.hrtime.bigint();
-  const files = run(req).file.length;
+  const files = run(req, loadPluginFiles()).file.length;
   if (files !== names.length) throw new Error(`expected ${names.length} files, got ${files}`);
   return Number(process.hrtime.bigint() - start) / 1e6;
 }

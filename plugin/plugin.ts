@@ -1,8 +1,11 @@
 /**
  * The plugin's pure core: one CodeGeneratorRequest in, one response out.
- * Only `run-node.ts`, which `bin.ts` calls, touches stdin, stdout and the exit code.
+ * It reads no file: `bin.ts` reads what the plugin needs from disk
+ * (plugin-files.ts) and hands it in, and `run-node.ts` alone touches stdin,
+ * stdout and the exit code.
  */
 
+import { resolve } from "node:path";
 import { create, createFileRegistry } from "@bufbuild/protobuf";
 import {
   type CodeGeneratorRequest,
@@ -13,21 +16,23 @@ import {
   Edition,
   FileDescriptorSetSchema,
 } from "@bufbuild/protobuf/wkt";
-import { buildFileView, PLUGIN_NAME } from "./build-view.js";
-import { parseOptions } from "./options.js";
-import { packageInfo } from "./package-info.js";
+import { buildFileView } from "./build-view.js";
+import { PluginOptionError, parseOptions } from "./options.js";
+import type { PluginFiles } from "./plugin-files.js";
 import { createRenderer } from "./render.js";
-import type { NodePlugin } from "./run-node.js";
 import { PolicyReader } from "./stream-policy.js";
 
-/** Generates `<name>_leaksafe.ts` for every requested file that declares a service. */
-export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
+/**
+ * Generates `<name>_leaksafe.ts` for every requested file that declares a
+ * service. It reads no file: `files` brings what the plugin needs from disk.
+ */
+export function run(request: CodeGeneratorRequest, files: PluginFiles): CodeGeneratorResponse {
   const options = parseOptions(request.parameter);
-  const { templatesDir, version } = packageInfo();
-  const renderer = createRenderer(templatesDir, options.templatesDir);
+  const { version } = files;
+  const renderer = createRenderer(files.stockTemplates, teamTemplates(files, options.templatesDir));
   const registry = createFileRegistry(create(FileDescriptorSetSchema, { file: request.protoFile }));
   const policies = new PolicyReader(registry, options.policyDefaults);
-  const files = [];
+  const outputs = [];
   for (const name of request.fileToGenerate) {
     const file = registry.getFile(name);
     if (file === undefined) {
@@ -37,9 +42,9 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
       continue;
     }
     const view = buildFileView(file, options, version, policies);
-    files.push(create(CodeGeneratorResponse_FileSchema, { name: view.outputPath, content: renderer.render(view) }));
+    outputs.push(create(CodeGeneratorResponse_FileSchema, { name: view.outputPath, content: renderer.render(view) }));
     if (options.dumpContext) {
-      files.push(
+      outputs.push(
         create(CodeGeneratorResponse_FileSchema, {
           name: view.outputPath.replace(/\.ts$/, ".context.json"),
           content: `${JSON.stringify(view, null, 2)}\n`,
@@ -54,15 +59,21 @@ export function run(request: CodeGeneratorRequest): CodeGeneratorResponse {
     ),
     minimumEdition: Edition.EDITION_PROTO2,
     maximumEdition: Edition.EDITION_2023,
-    file: files,
+    file: outputs,
   });
 }
 
-/** The plugin, as `runNodeJs` in run-node.ts (and `@bufbuild/protoplugin`'s of the same name) runs it. */
-export const leaksafePlugin: NodePlugin = {
-  name: PLUGIN_NAME,
-  get version() {
-    return `v${packageInfo().version}`;
-  },
-  run,
-};
+/** The folder the `templates` option names, read; undefined without the option. */
+function teamTemplates(files: PluginFiles, dir: string | undefined): ReturnType<PluginFiles["readTemplateFolder"]> {
+  if (dir === undefined) {
+    return undefined;
+  }
+  const found = files.readTemplateFolder(dir);
+  if (found === undefined) {
+    throw new PluginOptionError(
+      "templates",
+      `"${dir}" is not a folder (resolved to ${resolve(dir)}, from the directory buf or protoc runs in)`,
+    );
+  }
+  return found;
+}

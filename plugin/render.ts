@@ -12,12 +12,10 @@
  * template that wrote the offending code, and the override's include when
  * that template is a built-in it wraps.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join, relative, resolve, sep } from "node:path";
 import type * as Babel from "@babel/parser";
 import Handlebars from "handlebars";
-import { PluginOptionError } from "./options.js";
+import type { TemplateSet } from "./plugin-files.js";
 import type { FileView } from "./view-model.js";
 
 /** The template every file starts from; the rest are partials. */
@@ -46,20 +44,12 @@ interface Template {
   source: string;
 }
 
-/** Loads the built-in templates and, when given, a team's overrides. */
-export function createRenderer(builtinDir: string, overrideDir: string | undefined): Renderer {
-  const builtins = readTemplates(builtinDir, "templates", true);
+/** Compiles the built-in templates and, when given, a team's overrides. */
+export function createRenderer(stock: TemplateSet, overrides: TemplateSet | undefined): Renderer {
+  const builtins = withNames(stock, true);
   const templates = new Map(builtins);
-  if (overrideDir !== undefined) {
-    if (!existsSync(overrideDir) || !statSync(overrideDir).isDirectory()) {
-      throw new PluginOptionError(
-        "templates",
-        `"${overrideDir}" is not a folder (resolved to ${resolve(overrideDir)}, from the directory buf or protoc runs in)`,
-      );
-    }
-    for (const [name, template] of readTemplates(overrideDir, overrideDir, false)) {
-      templates.set(name, template);
-    }
+  for (const [name, template] of withNames(overrides ?? new Map(), false)) {
+    templates.set(name, template);
   }
   const all = new Map<string, Template>(templates);
   for (const [name, template] of builtins) {
@@ -90,23 +80,8 @@ export function createRenderer(builtinDir: string, overrideDir: string | undefin
   };
 }
 
-/** Every `.hbs` file below `dir`, named by its path without the extension. */
-function readTemplates(dir: string, shownDir: string, builtin: boolean): Map<string, Template> {
-  const found = new Map<string, Template>();
-  const walk = (folder: string): void => {
-    for (const entry of readdirSync(folder, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const path = join(folder, entry.name);
-      if (entry.isDirectory()) {
-        walk(path);
-      } else if (entry.name.endsWith(".hbs")) {
-        const rel = relative(dir, path).split(sep).join("/");
-        const name = rel.slice(0, -".hbs".length);
-        found.set(name, { name, file: `${shownDir}/${rel}`, builtin, source: readFileSync(path, "utf8") });
-      }
-    }
-  };
-  walk(dir);
-  return found;
+function withNames(set: TemplateSet, builtin: boolean): Map<string, Template> {
+  return new Map([...set].map(([name, { file, source }]) => [name, { name, file, builtin, source }]));
 }
 
 type Node = hbs.AST.Node & { loc?: hbs.AST.SourceLocation };

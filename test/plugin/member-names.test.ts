@@ -16,6 +16,7 @@ import { Client } from "@grpc/grpc-js";
 import { createClient, createServer, RpcError, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { run } from "../../plugin/plugin.js";
+import { loadPluginFiles } from "../../plugin/plugin-files.js";
 import { methodName } from "../../plugin/ts-proto-names.js";
 import { bufGenerate, ROOT, removeDir, tempDir, typeCheck } from "../support/generate.js";
 
@@ -74,7 +75,7 @@ test("no rpc takes the name of a member of the client, of a grpc-js Client or of
     parameter: "importSuffix=.js,dump_context=true",
     protoFile: fromBinary(FileDescriptorSetSchema, readFileSync(image)).file,
   });
-  const context = run(request).file.find((f) => f.name === "members/v1/all_leaksafe.context.json");
+  const context = run(request, loadPluginFiles()).file.find((f) => f.name === "members/v1/all_leaksafe.context.json");
   const view = JSON.parse(context?.content ?? "null") as { services: Array<{ methods: Array<{ name: string }> }> };
   const names = view.services[0]?.methods.map((m) => m.name) ?? [];
   assert.equal(names.length, spellable.length);

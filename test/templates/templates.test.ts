@@ -12,6 +12,7 @@ import { create, fromBinary } from "@bufbuild/protobuf";
 import { type CodeGeneratorRequest, CodeGeneratorRequestSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { createLeakChecker } from "leaksafe/testing";
 import { run } from "../../plugin/plugin.js";
+import { loadPluginFiles } from "../../plugin/plugin-files.js";
 import { aborted } from "../e2e/harness.js";
 import { bufGenerate, ROOT, removeDir, tempDir } from "../support/generate.js";
 
@@ -43,7 +44,7 @@ function folder(name: string, files: Record<string, string>): string {
 }
 
 function generate(parameter: string): Map<string, string> {
-  return new Map(run(request(parameter)).file.map((f) => [f.name, f.content]));
+  return new Map(run(request(parameter), loadPluginFiles()).file.map((f) => [f.name, f.content]));
 }
 
 const CHAT = "example/v1/chat_leaksafe.ts";
