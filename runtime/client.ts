@@ -6,15 +6,10 @@ import {
   credentials,
   type Interceptor,
 } from "@grpc/grpc-js";
-import {
-  type ChannelCall,
-  callBidi,
-  callClientStream,
-  callServerStream,
-  callUnary,
-  closedInFlight,
-} from "./client-calls.js";
+import type { ChannelCall } from "./client-call.js";
+import { callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
 import { guardChannel } from "./client-internals.js";
+import { closedInFlight } from "./client-status.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import type { StreamLimits } from "./limits.js";
