@@ -10,7 +10,7 @@ import { CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
 import type { CallOptions } from "./call-options.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
 import { aborted, clientClosed } from "./client-status.js";
-import { MAX_TIMER_MS, methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { MAX_TIMER_MS, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import type { ReceiverOwner } from "./receiver.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { messageOf, RpcError, Status } from "./rpc-error.js";
@@ -125,7 +125,7 @@ export function prepare(target: ChannelCall, method: MethodDescriptor, options: 
   if (target.closed) {
     return clientClosed(method);
   }
-  const limits = resolveLimits(method.kind !== "unary", options, methodPolicy(method), target.defaults);
+  const limits = resolveLimits(method.kind !== "unary", options, method.policy, target.defaults);
   const prepared = new ClientCall(target, method, limits);
   if (options.signal !== undefined) {
     prepared.life.follow(options.signal, aborted);

@@ -17,7 +17,7 @@ import { type CallOptions, toMetadata } from "./call-options.js";
 import { type ChannelCall, type ClientCall, grpcOptions, prepare, sendsDeadline, startTimer } from "./client-call.js";
 import { fromStatus, requestsFailed } from "./client-status.js";
 import { failed, startOnFirstRead } from "./lazy-stream.js";
-import { methodPolicy, resolveLimits } from "./limits.js";
+import { resolveLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
 import { countIn, countOut } from "./registry.js";
 import { ResumingStream } from "./resume.js";
@@ -157,7 +157,7 @@ export function callServerStream<Req, Res>(
   }
   return startOnFirstRead((): AsyncIterator<Res> => {
     const settings = resolveResume(options.resume, method.resume);
-    const { timeoutMs } = resolveLimits(true, options, methodPolicy(method), target.defaults);
+    const { timeoutMs } = resolveLimits(true, options, method.policy, target.defaults);
     const attempt = (next: Req, attemptOptions: CallOptions): AsyncIterable<Res> =>
       serverStreamOnce(target, method, next, attemptOptions);
     return new ResumingStream(request, {

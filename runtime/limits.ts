@@ -93,8 +93,3 @@ export function checkLimit(key: string, value: number): number {
   }
   return value;
 }
-
-/** The limits a method descriptor carries from its .proto, if any. */
-export function methodPolicy(method: { readonly policy?: StreamLimits }): StreamLimits | undefined {
-  return method.policy;
-}

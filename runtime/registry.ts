@@ -146,11 +146,6 @@ export class Registry {
     return this.live.size;
   }
 
-  /** The live calls themselves, for the server's shutdown. */
-  calls(): IterableIterator<LiveCall> {
-    return this.live.values();
-  }
-
   /** A snapshot: copies without the hooks, so a caller holding them keeps nothing alive. */
   snapshot(): CallRecord[] {
     return [...this.live.values()].map(({ onMessage: _, ...record }) => record);

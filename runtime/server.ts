@@ -8,7 +8,7 @@ import {
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
-import { methodPolicy, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import { RequestWaits } from "./request-wait.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -130,7 +130,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         if (typeof fn !== "function") {
           throw new TypeError(`the implementation's "${name}" for ${method.path} is not a function`);
         }
-        const resolved = serverLimits(method.kind, limits, methodPolicy(method));
+        const resolved = serverLimits(method.kind, limits, method.policy);
         waits.methods.set(method.path, { method, limits: resolved });
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }
