@@ -22,7 +22,7 @@ import type { FileView } from "./view-model.js";
 const ENTRY = "file";
 
 /** Helpers templates may call, Handlebars' own and leaksafe's. */
-export const HELPERS = ["if", "unless", "each", "with", "lookup", "log", "jsdoc"] as const;
+const HELPERS = ["if", "unless", "each", "with", "lookup", "log", "jsdoc"] as const;
 
 /** A compiled set of templates, reusable across files of one run. */
 export interface Renderer {

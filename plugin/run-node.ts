@@ -32,7 +32,7 @@ export async function runNodeJs(plugin: NodePlugin): Promise<void> {
 }
 
 /** The same on given arguments and streams; resolves to the exit code. Never rejects. */
-export async function runWith(
+async function runWith(
   plugin: NodePlugin,
   args: readonly string[],
   stdin: Readable,

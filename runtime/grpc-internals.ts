@@ -40,7 +40,7 @@ let version: string | undefined;
  * is reachable), or, should a release add a map that leaves it out, read
  * from the package folder above its main file.
  */
-export function grpcJsVersion(): string {
+function grpcJsVersion(): string {
   if (version === undefined) {
     version = readGrpcJsVersion();
   }

@@ -32,7 +32,7 @@
 
 /** nghttp2's bucket: NGHTTP2_DEFAULT_STREAM_RESET_BURST and _RATE. */
 export const RESET_BURST = 1000;
-export const RESET_RATE_PER_S = 33;
+const RESET_RATE_PER_S = 33;
 /** Tokens left when the connection is closed gracefully. */
 const GRACEFUL_AT = RESET_BURST / 2;
 

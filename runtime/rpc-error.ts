@@ -130,7 +130,7 @@ export function messageOf(thrown: unknown): string {
  * Objects are cut to 1000 characters, so a thrown response does not become
  * a huge status header.
  */
-export function describeThrown(value: unknown): string {
+function describeThrown(value: unknown): string {
   if (typeof value === "string") {
     return value === "" ? "an empty string was thrown" : value;
   }

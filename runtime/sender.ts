@@ -87,7 +87,7 @@ function rethrowUnlessEnded(error: unknown): void {
  * is still running settles its `return()` only later, and a rejection there
  * must not become an unhandled one.
  */
-export function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>): void {
+function closeQuietly(iterator: AsyncIterator<unknown> | Iterator<unknown>): void {
   try {
     const result = iterator.return?.();
     if (result !== undefined && typeof (result as PromiseLike<unknown>).then === "function") {
