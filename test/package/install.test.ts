@@ -135,7 +135,23 @@ for (const manager of ["npm", "pnpm", "yarn"]) {
       }
     }
 
-    sh(generateLine, app, env);
+    if (manager === "npm") {
+      // The README's protoc line: the options come from the installed package, as an import only.
+      const gen = join(app, "src/gen");
+      sh(readmeBlock("sh", "# protoc").join("\n"), app, env);
+      assert.deepEqual(listFiles(gen, ".ts"), [
+        "example/v1/chat.ts",
+        "example/v1/chat_leaksafe.ts",
+        "google/protobuf/timestamp.ts",
+      ]);
+      const fromProtoc = readFileSync(join(gen, "example/v1/chat_leaksafe.ts"), "utf8");
+      assert.match(fromProtoc, /timeoutMs: 600000, sendTimeoutMs: 10000/, "the options reached the plugin");
+      removeDir(gen);
+      sh(generateLine, app, env);
+      assert.equal(readFileSync(join(gen, "example/v1/chat_leaksafe.ts"), "utf8"), fromProtoc, "buf and protoc agree");
+    } else {
+      sh(generateLine, app, env);
+    }
     assert.deepEqual(listFiles(join(app, "src/gen"), ".ts"), [
       "example/kv/v1/kv.ts",
       "example/kv/v1/kv_leaksafe.ts",
