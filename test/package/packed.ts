@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ROOT } from "../support/generate.js";
 
@@ -23,9 +23,25 @@ export function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = proces
   return r.stdout;
 }
 
-/** Packs the runtime and the plugin into `dest`. */
+/** The repository's files that packing reads; never its builds or node_modules. */
+const SOURCES = ["package.json", "tsconfig.json", "runtime", "plugin", "templates"];
+
+/**
+ * Packs the runtime and the plugin into `dest`. Each package's prepack
+ * builds it from an empty dist/, so packing runs in a copy of the sources:
+ * in the repository it would pull the plugin's build from under the tests
+ * that run beside this one.
+ */
 export function packBoth(dest: string): { runtime: Packed; plugin: Packed } {
-  const names = sh(`npm pack -w runtime -w plugin --pack-destination '${dest}' --silent`, ROOT).trim().split("\n");
+  const source = join(dest, "source");
+  for (const entry of SOURCES) {
+    cpSync(join(ROOT, entry), join(source, entry), {
+      recursive: true,
+      filter: (path) => !/[/\\](dist|node_modules)$/.test(path),
+    });
+  }
+  symlinkSync(join(ROOT, "node_modules"), join(source, "node_modules"));
+  const names = sh(`npm pack -w runtime -w plugin --pack-destination '${dest}' --silent`, source).trim().split("\n");
   const packed = (name: string): Packed => {
     const file = names.find((n) => n.startsWith(`${name}-`) && n.endsWith(".tgz"));
     assert.ok(file, `npm pack made no tarball for ${name}: ${names.join(", ")}`);
