@@ -32,6 +32,7 @@ import type { Client } from "@grpc/grpc-js";
 import {
   boundStreamBuffers,
   cutShort,
+  disconnectTransport,
   hasDecoderState,
   internalChannelOf,
   LOAD_BALANCING_CALL_CHILD,
@@ -301,6 +302,8 @@ interface SessionStreams {
   session: Http2Session;
   streams: Map<ClientHttp2Stream, SubchannelCall>;
   goaway: boolean;
+  /** Whether grpc-js's transport was told that the session is destroyed. */
+  transportTold: boolean;
 }
 
 /** Each session's state, made once, with its one 'goaway' listener. */
@@ -332,7 +335,7 @@ function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
   }
   let state = states.get(session);
   if (state === undefined) {
-    const created: SessionStreams = { session, streams: new Map(), goaway: false };
+    const created: SessionStreams = { session, streams: new Map(), goaway: false, transportTold: false };
     session.once("goaway", () => {
       created.goaway = true;
     });
@@ -344,6 +347,9 @@ function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
   watched.add(open);
   stream.once("close", () => {
     open.streams.delete(stream);
+    if (session.destroyed) {
+      tellTransport(open, call);
+    }
     if (open.streams.size === 0) {
       // The interval stops at its next tick if nothing is watched then:
       // calls made one after another do not each start and stop a timer.
@@ -385,8 +391,29 @@ function endIfDead(open: SessionStreams): void {
   // The status first, so that it is the one each call ends with, then the
   // session: destroying it closes its streams and socket, and grpc-js's
   // transport, told by its 'close', connects again for the next call.
-  for (const call of [...open.streams.values()]) {
+  const calls = [...open.streams.values()];
+  for (const call of calls) {
     call.cancelWithStatus(Status.INTERNAL, SESSION_ENDED);
   }
   session.destroy();
+  if (calls[0] !== undefined) tellTransport(open, calls[0]);
+}
+
+/**
+ * Tells grpc-js's transport at once that a session is destroyed, when Node
+ * destroyed it (on an error of nghttp2's, say) or the check above did.
+ * grpc-js learns it from the session's 'close' or 'error', which Node emits
+ * only once the socket has closed. Until then grpc-js keeps the subchannel
+ * READY, and since Node 24 `session.request()` on a destroyed session no
+ * longer throws (grpc-js caught that and reconnected) but returns a stream
+ * that fails: a call made meanwhile, even one started from the previous
+ * call's error, failed with INTERNAL "The session has been destroyed"
+ * instead of connecting again. Once per session.
+ */
+function tellTransport(open: SessionStreams, call: SubchannelCall): void {
+  if (open.transportTold) return;
+  open.transportTold = true;
+  if (!disconnectTransport(call)) {
+    noteMissing("Http2Transport.handleDisconnect");
+  }
 }

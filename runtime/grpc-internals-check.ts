@@ -14,6 +14,7 @@ import { Channel, credentials, Metadata, Server, ServerInterceptingCall } from "
 import {
   boundStreamBuffers,
   type DecoderState,
+  disconnectTransport,
   findHttp2Stream,
   grpcInternalsError,
   type InternalChannel,
@@ -152,6 +153,7 @@ function probeClient(): string[] {
       () => probeChannelOnce() !== "no child",
     ],
     ["Http2SubchannelCall.http2Stream, .decoder (a StreamDecoder) and .cancelWithStatus", () => probeSubchannelCall()],
+    ["Http2SubchannelCall.transport", () => probeTransport()],
     ["Http2Session[kHandle].hasPendingData", () => probeSessionHandle("hasPendingData")],
     ["Node's AbortError (from stream.addAbortSignal)", () => nodeAbortError() !== null],
     ["Duplex _readableState/_writableState.highWaterMark", () => probeStreamBuffers()],
@@ -233,6 +235,21 @@ function probeSubchannelCall(): boolean {
     probeDecoder(subchannelCallDecoder(call)) &&
     typeof call.cancelWithStatus === "function"
   );
+}
+
+/**
+ * The transport a subchannel call keeps, on a stand-in. grpc-js does not
+ * export its `Http2Transport` class, so `handleDisconnect` itself is checked
+ * where it is used, and noted if missing.
+ */
+function probeTransport(): boolean {
+  const SubchannelCallClass = grpcJsClass("subchannel-call.js", "Http2SubchannelCall");
+  if (SubchannelCallClass === "not on disk") return true;
+  if (SubchannelCallClass === undefined) return false;
+  let disconnected = false;
+  const transport = { getOptions: () => ({}), handleDisconnect: () => (disconnected = true) };
+  const call = new SubchannelCallClass(fakeStream(), null, null, transport, 0) as SubchannelCall;
+  return disconnectTransport(call) && disconnected;
 }
 
 /** Makes an HTTP/2 client session over a stream that goes nowhere, and looks at its native handle. */

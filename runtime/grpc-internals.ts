@@ -304,6 +304,22 @@ export function subchannelCallStream(call: SubchannelCall): unknown {
   return (call as { http2Stream?: unknown }).http2Stream;
 }
 
+/**
+ * Tells the transport under an attempt that its connection is gone, as
+ * grpc-js does itself on the session's 'close' and 'error' and the socket's
+ * 'close': the private `transport` of an `Http2SubchannelCall`
+ * (src/subchannel-call.ts) and the private `handleDisconnect()` of
+ * `Http2Transport` (src/transport.ts), which reports the loss once
+ * (`disconnectHandled`), so a second call does nothing. False when either
+ * is missing.
+ */
+export function disconnectTransport(call: SubchannelCall): boolean {
+  const transport = (call as { transport?: { handleDisconnect?: unknown } }).transport;
+  if (typeof transport?.handleDisconnect !== "function") return false;
+  transport.handleDisconnect();
+  return true;
+}
+
 /** The response's `StreamDecoder` of an `Http2SubchannelCall`: its private `decoder` (src/subchannel-call.ts). */
 export function subchannelCallDecoder(call: SubchannelCall): DecoderState | undefined {
   return (call as { decoder?: DecoderState }).decoder;
