@@ -32,7 +32,17 @@ rmSync(ROWS, { recursive: true, force: true });
 // asserted by the tests' own leak checks), and no test may hang past 5 min.
 const result = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-force-exit", "--test-timeout=300000", ...files],
+  [
+    "--import",
+    "tsx",
+    "--test",
+    // The same report on every Node: from 23 on, the default is "spec" even into a pipe.
+    ...(process.stdout.isTTY ? [] : ["--test-reporter=tap"]),
+    "--test-concurrency=2",
+    "--test-force-exit",
+    "--test-timeout=300000",
+    ...files,
+  ],
   { stdio: "inherit" },
 );
 const table = faultResults();

@@ -375,7 +375,13 @@ test("a client that cancels thousands of calls on one connection loses none of t
 test("a client that resets more streams than nghttp2's bucket, all opened before it read GOAWAY, keeps its connection and its other streams", {
   timeout: 120_000,
 }, async () => {
-  const { server, port, done } = await serve();
+  // Room for both windows below: Node 22 and later count a reset stream
+  // against MAX_CONCURRENT_STREAMS until the next turn of the event loop,
+  // so streams opened in the same read as resets at the limit are refused
+  // by Node itself (RST_STREAM ENHANCE_YOUR_CALM). Node 20 does not; a plain
+  // node:http2 server shows the same. This test is about the reset budget.
+  const WINDOW = 1000;
+  const { server, port, done } = await serve({ maxConcurrentStreams: 2 * WINDOW });
   const raw = await connectRaw(port);
   const goaways: number[] = [];
   raw.session.on("goaway", (code: number) => goaways.push(code));
@@ -386,7 +392,7 @@ test("a client that resets more streams than nghttp2's bucket, all opened before
     return streams;
   };
   // A full window of streams, each open with a message answered.
-  const first = await echoed(CONNECTION_DEFAULTS.maxConcurrentStreams);
+  const first = await echoed(WINDOW);
   // 600 resets: the server sends its notice at the 500th. In the same tick,
   // before the client can read it, 600 more streams are opened.
   for (const call of first.slice(0, 600)) call.stream.close(constants.NGHTTP2_CANCEL);
