@@ -7,6 +7,7 @@ import {
 } from "@grpc/grpc-js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
+import { type Health, HealthStatuses, serviceNames } from "./health.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
@@ -34,6 +35,11 @@ export interface ServerOptions extends ConnectionLimits {
   interceptors?: ServerInterceptor[] | undefined;
   /** grpc-js server options (`grpc.*` keys); they override everything else. */
   grpcOptions?: GrpcServerOptions | undefined;
+  /**
+   * Serves `grpc.health.v1` (Check, Watch and List) from `server.health`.
+   * Needs `@bufbuild/protobuf`, loaded when the server listens.
+   */
+  health?: boolean | undefined;
 }
 
 /**
@@ -91,7 +97,17 @@ export interface LeaksafeServer {
   activeStreams(): CallRecord[];
   /** The underlying grpc-js server, for what leaksafe does not wrap. */
   readonly grpcServer: Server;
+  /**
+   * The statuses `grpc.health.v1` reports when the server has `health: true`.
+   * Listening sets the whole server (`""`) and each service added to
+   * SERVING, unless set already; shutdown's first step sets every status to
+   * NOT_SERVING, and the open Watches then end.
+   */
+  readonly health: Health;
 }
+
+/** Limits of the health service: a Watch lasts as long as its client wants, and always ends at shutdown. */
+const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
@@ -113,16 +129,22 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
   };
   const server = new Server(grpcOptions);
   const sessions = new ServerSessions();
+  const health = new HealthStatuses();
+  /** The path of every method of every service added. */
+  const paths = new Set<string>();
+  let healthAdded = false;
   let stopping: Promise<ShutdownReport> | undefined;
 
   const self: LeaksafeServer = {
     grpcServer: server,
+    health,
     add(service, implementation, limits) {
       const impl = implementation as Record<string, unknown>;
       // No prototype: grpc-js looks a method up here by its .proto name too,
       // and an unserved rpc named like `toString` must find nothing.
       const handlers: Record<string, ReturnType<typeof adaptMethod>> = Object.create(null);
       for (const [name, method] of Object.entries(service)) {
+        paths.add(method.path);
         const fn = impl[name];
         if (fn === undefined) {
           continue; // grpc-js answers UNIMPLEMENTED, as for any method nobody serves
@@ -137,8 +159,13 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
       server.addService(service, handlers);
       return self;
     },
-    listen(address, credentials) {
-      return new Promise((resolve, reject) => {
+    async listen(address, credentials) {
+      if (options.health === true && !healthAdded) {
+        healthAdded = true;
+        const { HealthService, healthImplementation } = await import("./health-service.js");
+        self.add(HealthService, healthImplementation(health), HEALTH_LIMITS);
+      }
+      const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(address, credentials ?? Credentials.createInsecure(), (error, port) => {
           if (error !== null) {
             reject(error);
@@ -153,9 +180,11 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
           }
         });
       });
+      if (stopping === undefined) health.listening(serviceNames(paths));
+      return port;
     },
     shutdown({ graceMs = 5000 } = {}) {
-      stopping ??= drain(server, scope, sessions, graceMs);
+      stopping ??= drain(server, scope, sessions, health, graceMs);
       return stopping;
     },
     activeStreams() {
@@ -187,6 +216,7 @@ async function drain(
   server: Server,
   scope: ServerScope,
   sessions: ServerSessions,
+  health: HealthStatuses,
   graceMs: number,
 ): Promise<ShutdownReport> {
   const startedAt = Date.now();
@@ -195,7 +225,13 @@ async function drain(
   scope.stopping = stop;
   // The grace period runs from the call, whatever ending the streams costs.
   const grace = new Grace(graceMs);
+  // First, before anything drains: NOT_SERVING everywhere. The open health
+  // Watches send it and end with OK, in the turn given to them here; any
+  // left after it end with the other streams.
+  const watched = health.watched;
+  health.shuttingDown();
   server.tryShutdown(() => grace.drained());
+  if (watched) await new Promise((resolve) => setImmediate(resolve));
   await endStreams(scope, stop, grace);
   const drained = await grace.outcome;
   let forced: ForcedCall[] = [];

@@ -39,12 +39,24 @@ const TOOLCHAIN: Record<string, string> = {
   yarn: "yarn add --dev typescript @types/node",
 };
 
-test("the runtime has no dependencies and ships its build, types and options.proto", () => {
+test("the runtime has no dependencies and ships its build, types, options.proto and the health protocol", () => {
   const m = runtime.manifest;
   assert.equal(m.name, "leaksafe");
   assert.equal(m.dependencies, undefined, "the runtime must have no dependencies");
-  assert.deepEqual(Object.keys(m.peerDependencies as object), ["@grpc/grpc-js"]);
-  for (const file of ["dist/index.js", "dist/index.d.ts", "dist/testing/index.js", "proto/leaksafe/v1/options.proto"]) {
+  assert.deepEqual(Object.keys(m.peerDependencies as object), ["@grpc/grpc-js", "@bufbuild/protobuf"]);
+  assert.deepEqual(
+    m.peerDependenciesMeta,
+    { "@bufbuild/protobuf": { optional: true } },
+    "only the health service needs @bufbuild/protobuf, which ts-proto's output needs anyway",
+  );
+  for (const file of [
+    "dist/index.js",
+    "dist/index.d.ts",
+    "dist/testing/index.js",
+    "dist/health-stubs.js",
+    "proto/leaksafe/v1/options.proto",
+    "proto/grpc/health/v1/health.proto",
+  ]) {
     assert.ok(runtime.files.includes(file), `leaksafe lacks ${file}`);
   }
   assert.deepEqual(
