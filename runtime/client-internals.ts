@@ -333,16 +333,7 @@ function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
   if (session === undefined) {
     return;
   }
-  let state = states.get(session);
-  if (state === undefined) {
-    const created: SessionStreams = { session, streams: new Map(), goaway: false, transportTold: false };
-    session.once("goaway", () => {
-      created.goaway = true;
-    });
-    states.set(session, created);
-    state = created;
-  }
-  const open = state;
+  const open = states.get(session) ?? sessionStreams(session);
   open.streams.set(stream, call);
   watched.add(open);
   stream.once("close", () => {
@@ -360,6 +351,20 @@ function watchSession(stream: ClientHttp2Stream, call: SubchannelCall): void {
     checking = setInterval(checkSessions, SESSION_CHECK_MS);
     checking.unref();
   }
+}
+
+/**
+ * Makes a session's state and its 'goaway' listener, in a function of its
+ * own: a listener made in {@link watchSession} would keep that call's
+ * stream reachable from the session for as long as the session lives.
+ */
+function sessionStreams(session: Http2Session): SessionStreams {
+  const created: SessionStreams = { session, streams: new Map(), goaway: false, transportTold: false };
+  session.once("goaway", () => {
+    created.goaway = true;
+  });
+  states.set(session, created);
+  return created;
 }
 
 function stopChecking(): void {
