@@ -6,7 +6,7 @@
  * probes' findings and what the runtime noted missing at its calls.
  */
 
-import { connect } from "node:http2";
+import { type ClientHttp2Session, connect } from "node:http2";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { Duplex, PassThrough } from "node:stream";
@@ -27,6 +27,7 @@ import {
   STREAM_BUFFER_BYTES,
   type SubchannelCall,
   sessionHandle,
+  streamHandle,
   subchannelCallDecoder,
   subchannelCallStream,
 } from "./grpc-internals.js";
@@ -133,6 +134,7 @@ function probeServer(): string[] {
     ],
     ["the 'error' listener of ServerWritableStreamImpl and ServerDuplexStreamImpl", () => probeErrorListeners()],
     ["Http2Session[kHandle].ping", () => probeSessionHandle("ping")],
+    ["Http2Stream[kHandle]", () => probeStreamHandle()],
     ["Duplex _readableState/_writableState.highWaterMark", () => probeStreamBuffers()],
   ]);
 }
@@ -155,6 +157,7 @@ function probeClient(): string[] {
     ["Http2SubchannelCall.http2Stream, .decoder (a StreamDecoder) and .cancelWithStatus", () => probeSubchannelCall()],
     ["Http2SubchannelCall.transport", () => probeTransport()],
     ["Http2Session[kHandle].hasPendingData", () => probeSessionHandle("hasPendingData")],
+    ["Http2Stream[kHandle]", () => probeStreamHandle()],
     ["Node's AbortError (from stream.addAbortSignal)", () => nodeAbortError() !== null],
     ["Duplex _readableState/_writableState.highWaterMark", () => probeStreamBuffers()],
   ]);
@@ -254,6 +257,30 @@ function probeTransport(): boolean {
 
 /** Makes an HTTP/2 client session over a stream that goes nowhere, and looks at its native handle. */
 function probeSessionHandle(method: keyof SessionHandle): boolean {
+  return withProbeSession((session) => {
+    const handle = sessionHandle(session);
+    return typeof handle === "object" && typeof handle[method] === "function";
+  });
+}
+
+/**
+ * Opens a stream on such a session (it has its id and handle at once: the
+ * session is ready as soon as it is made over a stream that is not
+ * connecting), and looks at the stream's native handle.
+ */
+function probeStreamHandle(): boolean {
+  return withProbeSession((session) => {
+    const stream = session.request({ ":path": PROBE_PATH });
+    stream.on("error", ignore);
+    try {
+      return typeof streamHandle(stream) === "object";
+    } finally {
+      stream.destroy();
+    }
+  });
+}
+
+function withProbeSession(probe: (session: ClientHttp2Session) => boolean): boolean {
   const socket = new Duplex({
     read: ignore,
     write: (_chunk, _encoding, callback) => callback(),
@@ -261,8 +288,7 @@ function probeSessionHandle(method: keyof SessionHandle): boolean {
   const session = connect("http://leaksafe.invalid", { createConnection: () => socket });
   session.on("error", ignore);
   try {
-    const handle = sessionHandle(session);
-    return typeof handle === "object" && typeof handle[method] === "function";
+    return probe(session);
   } finally {
     session.destroy();
     socket.destroy();

@@ -419,6 +419,29 @@ export function pingThroughHandle(session: Http2Session, done: (acknowledged: un
   return true;
 }
 
+let streamHandleKey: symbol | undefined;
+
+/**
+ * The native handle of an HTTP/2 stream (a `node::http2::Http2Stream`'s JS
+ * object): `"no symbol"` when this Node has no `kHandle` on its streams,
+ * undefined before the stream has one (a client stream still pending) and
+ * once it was destroyed.
+ *
+ * Relies on the same private `kHandle` symbol as {@link sessionHandle}
+ * (lib/internal/http2/core.js: `this[kHandle] = handle` in
+ * `Http2Stream[kInit]`, set when the stream gets its id, and
+ * `this[kHandle] = undefined` in `_destroy`), one own symbol of an
+ * `Http2Stream` with that description. Node 20 to 25.
+ */
+export function streamHandle(stream: Http2Stream): object | "no symbol" | undefined {
+  streamHandleKey ??= Object.getOwnPropertySymbols(stream).find((key) => key.description === "kHandle");
+  if (streamHandleKey === undefined) {
+    return "no symbol";
+  }
+  const handle = (stream as unknown as Record<symbol, unknown>)[streamHandleKey];
+  return typeof handle === "object" && handle !== null ? handle : undefined;
+}
+
 let abortError: (new () => Error) | null | undefined;
 
 /**
