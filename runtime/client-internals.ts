@@ -18,7 +18,10 @@
  *   channel connects again (nothing told grpc-js, and every call on it hung);
  * - a cancel before the request stream ended sends RST_STREAM alone, as the
  *   session promised the server (reset-only.ts), so that a leaksafe server
- *   need not wait two PING round trips to trust an END_STREAM.
+ *   need not wait two PING round trips to trust an END_STREAM;
+ * - a stream that closes abnormally keeps its session's native object alive
+ *   until its own is freed (session-hold.ts): on Node 20 a garbage
+ *   collection could otherwise abort the process.
  */
 
 import {
@@ -46,6 +49,7 @@ import {
 } from "./grpc-internals.js";
 import { cancelWithResetOnly, madeResetOnlyPromise, promiseResetOnly } from "./reset-only.js";
 import { Status } from "./rpc-error.js";
+import { holdSessionPastStream } from "./session-hold.js";
 
 /** The internal channels already guarded. */
 const guarded = new WeakSet<object>();
@@ -184,6 +188,7 @@ function guardStream(call: SubchannelCall): void {
     return;
   }
   boundStreamBuffers(stream);
+  holdSessionPastStream(stream);
   // Prepended, so that grpc-js's own listeners, added when it made the call,
   // read the headers after the check and see the end after it.
   let statusArrived = false;

@@ -25,6 +25,7 @@ import { parseGrpcTimeout } from "./grpc-timeout.js";
 import { MAX_TIMER_MS } from "./limits.js";
 import { ResetBudget } from "./reset-budget.js";
 import { hearResetOnlyPromise } from "./reset-only.js";
+import { holdSessionPastStream } from "./session-hold.js";
 
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => void;
@@ -222,6 +223,7 @@ function gateStreams(http2Server: AnyHttp2Server): void {
     "stream",
     (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => {
       boundStreamBuffers(stream);
+      holdSessionPastStream(stream);
       if (admit(stream, headers)) {
         for (const listener of inner) {
           listener.call(http2Server, stream, headers, ...rest);
