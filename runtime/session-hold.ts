@@ -51,17 +51,12 @@ import { noteMissing, sessionHandle, streamHandle } from "./grpc-internals.js";
 /** Node 22 and later delete such a stream without aborting (checked on 22.23.5 and 24.22.3). */
 const NEEDED = Number(process.versions.node.split(".")[0]) < 22;
 
-let held = 0;
-
-/** Each entry: a stream's native handle (weak), holding its session's native handle (strong). */
-const sessionsPastStreams = new FinalizationRegistry<object>(() => {
-  held--;
-});
-
-/** How many sessions' native handles are held now for a stream not yet collected; for the tests. */
-export function sessionsHeldForStreams(): number {
-  return held;
-}
+/**
+ * Each entry: a stream's native handle (weak), holding its session's native
+ * handle (strong) until the stream's has been collected; the callback has
+ * nothing to do but let the entry go.
+ */
+const sessionsPastStreams = new FinalizationRegistry<object>(() => {});
 
 /** The two native handles of a stream, noted at its start. */
 interface Handles {
@@ -96,7 +91,6 @@ export function holdSessionPastStream(stream: Http2Stream): void {
     if (noted === undefined || closedCleanly(stream)) {
       return;
     }
-    held++;
     sessionsPastStreams.register(noted.stream, noted.session);
   });
 }
