@@ -26,6 +26,8 @@ export interface ChannelCall {
   inFlight: Set<InFlight>;
   /** Set by `close()`: from then on a call fails before it opens anything. */
   closed: boolean;
+  /** How long a call that starts before the channel is connected waits for it; 0: for ever. */
+  connectTimeoutMs: number;
 }
 
 /** Something in flight on a client, which `close()` ends with `error`. */
@@ -130,7 +132,39 @@ export function prepare(target: ChannelCall, method: MethodDescriptor, options: 
   if (options.signal !== undefined) {
     prepared.life.follow(options.signal, aborted);
   }
+  boundConnect(target, prepared);
   return prepared;
+}
+
+/**
+ * grpc-js bounds no connection attempt: a call to an address that never
+ * answers (a black hole, or a socket that never speaks HTTP/2) waits for
+ * its deadline, and for ever without one, with or without `waitForReady`.
+ * A call that starts while the channel is not READY gets a one-shot timer
+ * (unref'd, cleared when the call ends); if the channel is still not READY
+ * when it fires, the call fails with UNAVAILABLE. A call on a connected
+ * channel pays one state read and no timer.
+ */
+function boundConnect(target: ChannelCall, prepared: ClientCall): void {
+  const ms = target.connectTimeoutMs;
+  if (ms <= 0) {
+    return;
+  }
+  const channel = target.channel.getChannel();
+  if (channel.getConnectivityState(false) === connectivityState.READY) {
+    return;
+  }
+  const timer = setTimeout(() => {
+    if (channel.getConnectivityState(false) !== connectivityState.READY) {
+      prepared.life.fail(
+        new RpcError(Status.UNAVAILABLE, `no connection to ${target.peer} within ${ms} ms (connectTimeoutMs)`, {
+          reason: "peer-gone",
+        }),
+      );
+    }
+  }, ms);
+  timer.unref();
+  prepared.life.defer({ [RELEASE]: () => clearTimeout(timer) });
 }
 
 /**

@@ -12,7 +12,7 @@ import { guardChannel } from "./client-internals.js";
 import { closedInFlight } from "./client-status.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
-import type { StreamLimits } from "./limits.js";
+import { MAX_TIMER_MS, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import { guardResponses } from "./response-guard.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
@@ -36,6 +36,13 @@ export interface ClientOptions {
   /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this client makes. */
   hooks?: CallHooks | undefined;
   /**
+   * How long a call that starts while the channel is not connected waits for
+   * a connection before it fails with UNAVAILABLE (reason `peer-gone`),
+   * `waitForReady` or not; default {@link CONNECT_TIMEOUT_MS} (20 s), `0`
+   * waits for ever, as grpc-js does. Calls on a connected channel pay nothing.
+   */
+  connectTimeoutMs?: number | undefined;
+  /**
    * Defaults for every call of this client where neither the call's options
    * nor the method's .proto policy set a limit; above the built-in defaults.
    */
@@ -53,6 +60,9 @@ export interface ClientOptions {
  * `channelOptions: { "grpc.per_rpc_retry_buffer_size": … }` to choose otherwise.
  */
 const RETRY_BUFFER: ChannelOptions = { "grpc.per_rpc_retry_buffer_size": 1024 };
+
+/** The default `connectTimeoutMs`: gRPC's minimum connect timeout in its C core and grpc-go. */
+export const CONNECT_TIMEOUT_MS = 20_000;
 
 /** What every generated client has besides its rpcs. */
 export interface ClientBase {
@@ -100,6 +110,7 @@ export function createClient<S extends ServiceDescriptor>(
     defaults: options.limits,
     inFlight: new Set(),
     closed: false,
+    connectTimeoutMs: connectTimeout(options.connectTimeoutMs),
   };
   const client: Record<string, unknown> = {
     close: () => closeClient(target),
@@ -110,6 +121,16 @@ export function createClient<S extends ServiceDescriptor>(
     client[name] = bindMethod(target, method);
   }
   return client as ClientOf<S>;
+}
+
+function connectTimeout(ms: number | undefined): number {
+  if (ms === undefined) {
+    return CONNECT_TIMEOUT_MS;
+  }
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMER_MS) {
+    throw new RangeError(`connectTimeoutMs must be a number of milliseconds from 0 to ${MAX_TIMER_MS}, not ${ms}`);
+  }
+  return ms;
 }
 
 function closeClient(target: ChannelCall): void {

@@ -3,7 +3,7 @@
  * clients call.
  */
 export type { CallOptions, MetadataInit } from "./call-options.js";
-export { type ClientBase, type ClientOptions, createClient } from "./client.js";
+export { type ClientBase, type ClientOptions, CONNECT_TIMEOUT_MS, createClient } from "./client.js";
 export { CONNECTION_DEFAULTS, type ConnectionLimits } from "./connection-limits.js";
 export type { Health, ServingStatus } from "./health.js";
 export { CLIENT_KEEPALIVE, type KeepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
