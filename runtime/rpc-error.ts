@@ -7,7 +7,8 @@ import { Metadata, status as Status } from "@grpc/grpc-js";
  * - `idle`: no message arrived within the idle deadline;
  * - `deadline`: the total deadline passed;
  * - `send-timeout`: the peer did not take a message within the send deadline;
- * - `peer-gone`: the peer cancelled, or its connection went away;
+ * - `peer-gone`: the peer cancelled, or its connection went away, or (on
+ *   a client) no connection came within `connectTimeoutMs`;
  * - `shutdown`: the server is shutting down;
  * - `remote`: the peer ended the call with this status.
  */
