@@ -108,7 +108,8 @@ export async function connectFramePeer(port: number): Promise<FramePeer> {
   return peer;
 }
 
-function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
+/** One HTTP/2 frame: the 9-byte header, then `payload`. */
+export function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
   const head = Buffer.alloc(9);
   head.writeUIntBE(payload.length, 0, 3);
   head[3] = type;
@@ -118,7 +119,7 @@ function frame(type: number, flags: number, id: number, payload: Buffer): Buffer
 }
 
 /** An HPACK literal header field without indexing, with a new name, no Huffman coding (RFC 7541, 6.2.2). */
-function literal(name: string, value: string): Buffer {
+export function literal(name: string, value: string): Buffer {
   if (name.length > 126 || value.length > 126) {
     throw new RangeError("a header this long needs a multi-byte length");
   }

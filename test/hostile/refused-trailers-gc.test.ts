@@ -33,6 +33,7 @@ import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js
 import { missingGrpcInternals } from "../../runtime/grpc-internals-check.js";
 import { eventually } from "../e2e/harness.js";
 import { servingChat } from "./chat-service.js";
+import { frame, literal } from "./frame-peer.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -44,25 +45,6 @@ const WINDOW_UPDATE = 0x8;
 const CONTINUATION = 0x9;
 const END_STREAM = 0x1;
 const END_HEADERS = 0x4;
-
-function frame(type: number, flags: number, id: number, payload: Buffer): Buffer {
-  const head = Buffer.alloc(9);
-  head.writeUIntBE(payload.length, 0, 3);
-  head[3] = type;
-  head[4] = flags;
-  head.writeUInt32BE(id, 5);
-  return Buffer.concat([head, payload]);
-}
-
-/** An HPACK literal header field without indexing, new name, no Huffman coding; names and values under 127 bytes. */
-function literal(name: string, value: string): Buffer {
-  return Buffer.concat([
-    Buffer.from([0, name.length]),
-    Buffer.from(name),
-    Buffer.from([value.length]),
-    Buffer.from(value),
-  ]);
-}
 
 /** A header block as HEADERS then CONTINUATION frames of at most `size` bytes. */
 function headerFrames(id: number, block: Buffer, size: number, endStream: boolean): Buffer {
