@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { connectivityState } from "@grpc/grpc-js";
 import { createClient, RpcError } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import type { UploadChunk } from "../../generated-example/example/v1/chat.js";
@@ -58,7 +59,14 @@ describe("the server's process", () => {
         leaks.track({ registries: [client] });
         let messages = 0;
         const ended = runForever(client, kind, () => messages++);
-        await eventually(() => messages >= 3, "the stream to carry messages");
+        // Sends count before the call has a connection (grpc-js buffers the
+        // first ones), and a server frozen before it answered the handshake
+        // leaves nothing for keepalive to ping. So: connected first, then
+        // three messages more.
+        const channel = client.getChannel();
+        await eventually(() => channel.getConnectivityState(false) === connectivityState.READY, "the connection");
+        const connectedAt = messages;
+        await eventually(() => messages >= connectedAt + 3, "the stream to carry messages");
         const faultAt = Date.now();
         if (fault === "SIGSTOP") peer.stop();
         const killed = fault === "SIGKILL" ? peer.kill() : undefined;
@@ -121,6 +129,12 @@ describe("the client's process", () => {
       const mode = { "server-streaming": "watch", "client-streaming": "upload", bidi: "converse" }[kind];
       const peer = await startPeer(["client", String(harness.port), mode]);
       assert.equal(peer.line, "sending");
+      // The child's "sending" comes from its generator, which may run before
+      // its call reached this server: the fault counts from when it did.
+      await eventually(
+        () => harness.server.activeStreams().some((call) => call.messagesIn + call.messagesOut >= 3),
+        "the child's call to carry messages here",
+      );
       const faultAt = Date.now();
       await peer.kill();
       await eventually(() => server.at !== undefined, "the server to notice", NOTICE_MS);
