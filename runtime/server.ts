@@ -106,6 +106,18 @@ export interface LeaksafeServer {
   readonly health: Health;
 }
 
+/** The health service's module, which needs `@bufbuild/protobuf`: a clear error when that is missing. */
+async function loadHealthService(): Promise<typeof import("./health-service.js")> {
+  try {
+    return await import("./health-service.js");
+  } catch (cause) {
+    throw new Error(
+      `createServer({ health: true }) needs the package @bufbuild/protobuf, for the health service's messages; install it beside leaksafe (${String(cause)})`,
+      { cause },
+    );
+  }
+}
+
 /** Limits of the health service: a Watch lasts as long as its client wants, and always ends at shutdown. */
 const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 
@@ -161,9 +173,9 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
     },
     async listen(address, credentials) {
       if (options.health === true && !healthAdded) {
-        healthAdded = true;
-        const { HealthService, healthImplementation } = await import("./health-service.js");
+        const { HealthService, healthImplementation } = await loadHealthService();
         self.add(HealthService, healthImplementation(health), HEALTH_LIMITS);
+        healthAdded = true;
       }
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(address, credentials ?? Credentials.createInsecure(), (error, port) => {

@@ -66,6 +66,31 @@ test("the runtime has no dependencies and ships its build, types, options.proto 
   );
 });
 
+test("installed without @bufbuild/protobuf, the runtime serves and calls; only health: true asks for it, by name", () => {
+  const app = join(work, "no-protobuf");
+  mkdirSync(app);
+  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
+  sh(`npm install --no-audit --no-fund --prefer-offline ${runtime.tarball} @grpc/grpc-js`, app);
+  writeFileSync(
+    join(app, "main.js"),
+    [
+      'import { createServer } from "leaksafe";',
+      "const server = createServer();",
+      'await server.listen("127.0.0.1:0");',
+      "await server.shutdown({ graceMs: 1000 });",
+      "const healthy = createServer({ health: true });",
+      'const error = await healthy.listen("127.0.0.1:0").then(() => undefined, (e) => e);',
+      "console.log(error?.message ?? 'listened');",
+      "await healthy.shutdown({ graceMs: 1000 });",
+    ].join("\n"),
+  );
+  const out = sh("node main.js", app);
+  assert.match(
+    out,
+    /^createServer\(\{ health: true \}\) needs the package @bufbuild\/protobuf, for the health service's messages; install it beside leaksafe \(.*@bufbuild\/protobuf/,
+  );
+});
+
 test("the plugin ships its bin and templates, with the runtime's version and no compiler", () => {
   const m = plugin.manifest;
   assert.equal(m.name, "protoc-gen-leaksafe");
