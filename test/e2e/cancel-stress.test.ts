@@ -43,8 +43,15 @@ test("no cancel before the half-close ends a handler's loop normally, and no pla
   const lost = new Set([...result.lostWithConnection.values()].flat());
   for (const run of runs) {
     assert.equal(run.clientActive, 0, `the ${run.kind} client's registry should be empty`);
+    // When a client broke a connection, the calls it had opened on it but
+    // whose HEADERS the server never took are lost too, unseen here; the
+    // client reports them UNAVAILABLE. Those are not half-closes the server
+    // saw, so only a connection broken in this run excuses them.
+    const broke = run.calls.some((c) => stress.brokenConnections.has(stress.peers.get(c.id) ?? ""));
     for (const call of run.calls.filter((c) => c.point === "none" && !lost.has(c.id))) {
-      assert.equal(stress.seen.get(call.id), "end", `${call.id} half-closed without a cancel ${replay}`);
+      const how = stress.seen.get(call.id);
+      if (how === undefined && broke && run.outcomes[call.id] === "UNAVAILABLE") continue;
+      assert.equal(how, "end", `${call.id} half-closed without a cancel ${replay}`);
     }
   }
   await eventually(() => stress.server.activeStreams().length === 0, "the server registry to empty");
