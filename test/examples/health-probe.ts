@@ -2,8 +2,9 @@
  * An example: a health probe for the command line, as a Kubernetes `exec`
  * probe or a deploy script runs it. It asks a server's grpc.health.v1
  * service whether a service is SERVING, and exits 0 if it is, 1 if not.
- * The connection attempt is bounded, so a server that never answers fails
- * the probe in time instead of hanging it.
+ * The connection attempt is bounded by `timeoutMs`, and the check by as
+ * much again, so a server that never answers fails the probe in time
+ * instead of hanging it.
  *
  *     npx tsx test/examples/health-probe.ts 127.0.0.1:50051 [service] [timeoutMs]
  */
@@ -17,7 +18,9 @@ export async function probe(target: string, service = "", timeoutMs = 1000): Pro
   const client = createClient(HealthService, target, { connectTimeoutMs: timeoutMs });
   const name = service === "" ? "the server" : service;
   try {
-    const { status } = await client.check({ service }, { timeoutMs });
+    // The connection gets `timeoutMs`, and the check as much again: a server
+    // that never answers is named as such, not as a deadline that ran out.
+    const { status } = await client.check({ service }, { timeoutMs: 2 * timeoutMs });
     const ok = status === HealthCheckResponse_ServingStatus.SERVING;
     return { ok, line: `${name} at ${target}: ${HealthCheckResponse_ServingStatus[status]}` };
   } catch (error) {
