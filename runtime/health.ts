@@ -26,8 +26,8 @@ export function serviceNames(paths: Iterable<string>): Set<string> {
 
 /** What a watch of one service name is told. */
 export interface HealthWatcher {
-  /** The status changed; `undefined` when no status is set for the name. */
-  changed(status: ServingStatus | undefined): void;
+  /** The status changed. */
+  changed(status: ServingStatus): void;
   /** Shutdown began: the status is final and the watch should end. */
   ended(): void;
 }

@@ -8,11 +8,11 @@ import { once } from "node:events";
 import net from "node:net";
 
 const PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-const HEADERS = 0x1;
+export const HEADERS = 0x1;
 const RST_STREAM = 0x3;
-const SETTINGS = 0x4;
+export const SETTINGS = 0x4;
 const GOAWAY = 0x7;
-const END_HEADERS = 0x4;
+export const END_HEADERS = 0x4;
 const ACK = 0x1;
 const CANCEL = 0x8;
 

@@ -33,18 +33,15 @@ import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js
 import { missingGrpcInternals } from "../../runtime/grpc-internals-check.js";
 import { eventually } from "../e2e/harness.js";
 import { servingChat } from "./chat-service.js";
-import { frame, literal } from "./frame-peer.js";
+import { END_HEADERS, frame, HEADERS, literal, SETTINGS } from "./frame-peer.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
 
 const DATA = 0x0;
-const HEADERS = 0x1;
-const SETTINGS = 0x4;
 const WINDOW_UPDATE = 0x8;
 const CONTINUATION = 0x9;
 const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
 
 /** A header block as HEADERS then CONTINUATION frames of at most `size` bytes. */
 function headerFrames(id: number, block: Buffer, size: number, endStream: boolean): Buffer {
