@@ -128,7 +128,11 @@ export function resolveResume<Req, Res>(
  * Whether an attempt that ended with `error` is followed by another. A local
  * end (abort, a loop left early, the total deadline, a send timeout) never
  * is; an idle attempt always is, since the idle limit bounds each attempt;
- * anything else is when its code is one of `retryCodes`.
+ * anything else is when its code is one of `retryCodes`. An attempt whose
+ * connection was lost (`peer-gone`) counts as `UNAVAILABLE` whatever its
+ * code: a server that closes an aged connection (grpc-js's
+ * `grpc.max_connection_age_grace_ms`) resets its streams first, and grpc-js
+ * reports such a reset as INTERNAL, though it is the connection going away.
  */
 export function isRetryable(error: RpcError, retryCodes: readonly Status[]): boolean {
   switch (error.reason) {
@@ -138,6 +142,8 @@ export function isRetryable(error: RpcError, retryCodes: readonly Status[]): boo
       return false;
     case "idle":
       return true;
+    case "peer-gone":
+      return retryCodes.includes(Status.UNAVAILABLE) || retryCodes.includes(error.code);
     default:
       return retryCodes.includes(error.code);
   }
