@@ -30,10 +30,27 @@ import { holdSessionPastStream } from "./session-hold.js";
 type AnyHttp2Server = http2.Http2Server | http2.Http2SecureServer;
 type StreamListener = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, ...rest: unknown[]) => void;
 
+/** A call that leaksafe does not track in its registry, as shutdown's report lists it. */
+export interface UntrackedCall {
+  method: string;
+  peer: string;
+  startedAt: number;
+}
+
 /** The connections of one leaksafe server, across every port it listens on. */
 export class ServerSessions {
   private readonly sockets = new Set<Socket>();
   private readonly watched = new WeakSet<AnyHttp2Server>();
+  /**
+   * The open streams of methods that no service added through leaksafe
+   * serves: handlers added on the grpc-js server directly, and calls grpc-js
+   * answers UNIMPLEMENTED. Shutdown's report counts them, as it counts the
+   * registry's calls.
+   */
+  private readonly untracked = new Map<http2.ServerHttp2Stream, UntrackedCall>();
+
+  /** `isTracked(path)`: whether a method's calls go through leaksafe's registry. */
+  constructor(private readonly isTracked: (path: string) => boolean) {}
 
   /** Watches the HTTP/2 servers grpc-js made for the ports bound so far. Call it after each bind. */
   watch(server: Server): void {
@@ -43,9 +60,29 @@ export class ServerSessions {
         gateStreams(http2Server);
         http2Server.on("connection", (socket: Socket) => this.track(socket));
         http2Server.on("stream", countResets);
+        http2Server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) =>
+          this.watchUntracked(stream, headers),
+        );
         http2Server.on("session", hearResetOnlyPromise);
       }
     }
+  }
+
+  /** The untracked calls open now (see `untracked`). */
+  untrackedCalls(): UntrackedCall[] {
+    return [...this.untracked.values()];
+  }
+
+  private watchUntracked(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
+    const path = headers[":path"] ?? "";
+    if (this.isTracked(path)) {
+      return;
+    }
+    const socket = stream.session?.socket;
+    const host = socket?.remoteAddress ?? "unknown";
+    const peer = `${host.includes(":") ? `[${host}]` : host}:${socket?.remotePort ?? 0}`;
+    this.untracked.set(stream, { method: path, peer, startedAt: Date.now() });
+    stream.on("close", () => this.untracked.delete(stream));
   }
 
   /** Destroys every connection still open, whatever its streams are doing. */

@@ -59,7 +59,10 @@ export interface ForcedCall {
 
 /** What `shutdown` resolves to. */
 export interface ShutdownReport {
-  /** Calls in flight when shutdown began that ended within the grace period. */
+  /**
+   * Calls in flight when shutdown began that ended within the grace period,
+   * those of handlers added on `grpcServer` directly included.
+   */
   finished: number;
   /** Calls still open when the grace period ran out; they were cancelled. */
   forced: ForcedCall[];
@@ -95,7 +98,12 @@ export interface LeaksafeServer {
   shutdown(options?: { graceMs?: number }): Promise<ShutdownReport>;
   /** The live calls, with the state that tells which side of a stuck stream waits. */
   activeStreams(): CallRecord[];
-  /** The underlying grpc-js server, for what leaksafe does not wrap. */
+  /**
+   * The underlying grpc-js server, for what leaksafe does not wrap. A
+   * handler added on it directly gets none of leaksafe's limits, hooks or
+   * registry entries; shutdown still ends its calls with the grace, and its
+   * report counts them by their HTTP/2 streams, forced ones by path.
+   */
   readonly grpcServer: Server;
   /**
    * The statuses `grpc.health.v1` reports when the server has `health: true`.
@@ -140,10 +148,10 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
     interceptors: [waits.interceptor, ...(options.interceptors ?? []), ...(options.grpcOptions?.interceptors ?? [])],
   };
   const server = new Server(grpcOptions);
-  const sessions = new ServerSessions();
-  const health = new HealthStatuses();
   /** The path of every method of every service added. */
   const paths = new Set<string>();
+  const sessions = new ServerSessions((path) => paths.has(path));
+  const health = new HealthStatuses();
   let healthAdded = false;
   let stopping: Promise<ShutdownReport> | undefined;
 
@@ -232,7 +240,8 @@ async function drain(
   graceMs: number,
 ): Promise<ShutdownReport> {
   const startedAt = Date.now();
-  const inFlight = scope.registry.size;
+  // Calls of handlers added on grpcServer directly count too, by their streams.
+  const inFlight = scope.registry.size + sessions.untrackedCalls().length;
   const stop = new RpcError(Status.UNAVAILABLE, "the server is shutting down", { reason: "shutdown" });
   scope.stopping = stop;
   // The grace period runs from the call, whatever ending the streams costs.
@@ -249,7 +258,11 @@ async function drain(
   let forced: ForcedCall[] = [];
   if (!drained) {
     const now = Date.now();
-    forced = scope.registry.snapshot().map((r) => ({ method: r.method, peer: r.peer, ageMs: now - r.startedAt }));
+    forced = [...scope.registry.snapshot(), ...sessions.untrackedCalls()].map((r) => ({
+      method: r.method,
+      peer: r.peer,
+      ageMs: now - r.startedAt,
+    }));
     for (const { life } of [...scope.live]) {
       life.fail(stop);
     }
