@@ -16,6 +16,7 @@ import { MAX_TIMER_MS, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import { guardResponses } from "./response-guard.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
+import { type LoadBalancing, serviceConfigOption, type UnaryRetry } from "./service-config.js";
 
 /** Options for `createClient`. */
 export interface ClientOptions {
@@ -28,6 +29,18 @@ export interface ClientOptions {
   keepalive?: KeepaliveOptions | false | undefined;
   /** grpc-js channel options (`grpc.*` keys); they override everything else. */
   channelOptions?: ChannelOptions | undefined;
+  /**
+   * How calls spread over the addresses the target resolves to; default
+   * `"pick_first"`, grpc-js's. See {@link LoadBalancing}.
+   */
+  loadBalancing?: LoadBalancing | undefined;
+  /**
+   * Retries of the service's unary calls that fail with `UNAVAILABLE` (or
+   * the given codes) before the server answered: `true` for
+   * `UNARY_RETRY_DEFAULTS`, or settings over them. Default: none
+   * beyond grpc-js's transparent retry of calls that never left the client.
+   */
+  unaryRetry?: UnaryRetry | boolean | undefined;
   /**
    * grpc-js client interceptors; they see every call. leaksafe's own
    * response guard runs inside them, so they see only valid statuses.
@@ -96,6 +109,7 @@ export function createClient<S extends ServiceDescriptor>(
   const channelOptions: ChannelOptions = {
     ...keepaliveOptions(CLIENT_KEEPALIVE, options.keepalive),
     ...RETRY_BUFFER,
+    ...serviceConfigOption(service, options.loadBalancing, options.unaryRetry),
     ...options.channelOptions,
   };
   // The guard goes last, innermost: it sees the channel's status first.

@@ -47,3 +47,4 @@ export {
   serializer,
   type TypedService,
 } from "./service.js";
+export { type LoadBalancing, UNARY_RETRY_DEFAULTS, type UnaryRetry } from "./service-config.js";
