@@ -17,11 +17,13 @@ export interface TimerLimits {
   sendTimeoutMs: number;
   /** The absolute total deadline (epoch ms), or Infinity. */
   deadline: number;
+  /** When a server ends the stream for rebalancing (`maxStreamAgeMs`, epoch ms), or Infinity. */
+  ageAt?: number | undefined;
 }
 
 /**
  * The one timer of a call. It enforces the idle deadline, the send deadline
- * and (on a server) the total deadline.
+ * and (on a server) the total deadline and the stream's maximum age.
  *
  * A message costs it nothing: the receive loop already stamps
  * `record.lastMessageInAt`, and the timer reads that stamp when it fires. If
@@ -37,6 +39,7 @@ export class CallTimer {
   private readonly idleTimeoutMs: number;
   private readonly sendTimeoutMs: number;
   private readonly deadline: number;
+  private readonly ageAt: number;
 
   /** `receive` is undefined when the call receives nothing the idle deadline watches. */
   constructor(
@@ -48,6 +51,7 @@ export class CallTimer {
     this.idleTimeoutMs = receive === undefined ? 0 : limits.idleTimeoutMs;
     this.sendTimeoutMs = limits.sendTimeoutMs;
     this.deadline = limits.deadline;
+    this.ageAt = limits.ageAt ?? Number.POSITIVE_INFINITY;
     this.arm(this.nextDue(Date.now()));
   }
 
@@ -97,6 +101,13 @@ export class CallTimer {
     if (now >= deadline) {
       return new RpcError(Status.DEADLINE_EXCEEDED, "the call's deadline passed", { reason: "deadline" });
     }
+    if (now >= this.ageAt) {
+      return new RpcError(
+        Status.UNAVAILABLE,
+        "the stream reached the server's maxStreamAgeMs; resume it, on any replica",
+        { reason: "shutdown" },
+      );
+    }
     if (sendTimeoutMs > 0 && this.sendWaitSince !== undefined && now - this.sendWaitSince >= sendTimeoutMs) {
       return new RpcError(
         Status.DEADLINE_EXCEEDED,
@@ -129,7 +140,7 @@ export class CallTimer {
 
   private nextDue(now: number): number {
     const { deadline, idleTimeoutMs, sendTimeoutMs } = this;
-    let due = deadline;
+    let due = Math.min(deadline, this.ageAt);
     const idle = this.idleSince(now);
     if (idleTimeoutMs > 0 && idle !== undefined) {
       due = Math.min(due, idle + idleTimeoutMs);

@@ -8,7 +8,6 @@ import type {
 import { type CallLifecycle, FAILED } from "./call-lifecycle.js";
 import type { CallTimer, ReceiveState } from "./call-timer.js";
 import { findHttp2Stream } from "./grpc-internals.js";
-import type { ResolvedLimits } from "./limits.js";
 import type { LiveCall } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import {
@@ -16,6 +15,7 @@ import {
   type OpenedCall,
   openCall,
   refuseIfStopping,
+  type ServerCallLimits,
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
@@ -30,7 +30,7 @@ type PartialStatusObject = Parameters<ServerInterceptingCallInterface["sendStatu
 /** What the wait needs to know about one served method. */
 export interface WaitSetup {
   method: MethodDescriptor;
-  limits: ResolvedLimits;
+  limits: ServerCallLimits;
 }
 
 /** A call opened at its HEADERS, waiting for its request; the handler's adapter takes it over. */

@@ -21,7 +21,6 @@ import type {
 import type { CallTimer } from "./call-timer.js";
 import { confirmEndOfStream } from "./end-barrier.js";
 import { findHttp2Stream, sendStatusByError } from "./grpc-internals.js";
-import type { ResolvedLimits } from "./limits.js";
 import { type ConfirmableEnd, confirmAfterDelay, NO_OWNER, Receiver } from "./receiver.js";
 import { countIn, countOut } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -32,6 +31,7 @@ import {
   type OpenedCall,
   openCall,
   refuseIfStopping,
+  type ServerCallLimits,
   type ServerScope,
   startCallTimer,
 } from "./server-open.js";
@@ -45,7 +45,7 @@ type Handler = (input: unknown, context: CallContext) => unknown;
 export function adaptMethod(
   method: MethodDescriptor,
   handler: Handler,
-  limits: ResolvedLimits,
+  limits: ServerCallLimits,
   scope: ServerScope,
 ): UntypedHandleCall {
   const setup: Setup = { method, handler, limits, scope };
@@ -64,7 +64,7 @@ export function adaptMethod(
 interface Setup {
   method: MethodDescriptor;
   handler: Handler;
-  limits: ResolvedLimits;
+  limits: ServerCallLimits;
   scope: ServerScope;
 }
 

@@ -7,6 +7,12 @@ import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import type { MethodDescriptor, MethodKind } from "./service.js";
 
+/** A server method's limits, with the stream age that `maxStreamAgeMs` gives a server-streaming method. */
+export interface ServerCallLimits extends ResolvedLimits {
+  /** Ends the call, UNAVAILABLE, once it is this old (±10 %); 0 or unset: never. */
+  maxStreamAgeMs?: number | undefined;
+}
+
 /** What every call of one server shares. */
 export interface ServerScope {
   registry: Registry;
@@ -70,15 +76,18 @@ class LiveEntry {
 
 /**
  * Starts a call's one timer: its total deadline, its idle deadline while
- * `receive` is receiving, and its send deadline. It stops when the call ends.
+ * `receive` is receiving, its send deadline and its maximum age. It stops
+ * when the call ends.
  */
 export function startCallTimer(
   { life, record, deadline }: OpenedCall,
-  limits: ResolvedLimits,
+  limits: ServerCallLimits,
   receive: ReceiveState | undefined,
 ): CallTimer {
-  const { idleTimeoutMs, sendTimeoutMs } = limits;
-  const timer = new CallTimer(record, { idleTimeoutMs, sendTimeoutMs, deadline }, receive, life);
+  const { idleTimeoutMs, sendTimeoutMs, maxStreamAgeMs = 0 } = limits;
+  // ±10 %, so that the streams opened together (after a restart) end apart.
+  const ageAt = maxStreamAgeMs > 0 ? record.startedAt + maxStreamAgeMs * (0.9 + Math.random() * 0.2) : undefined;
+  const timer = new CallTimer(record, { idleTimeoutMs, sendTimeoutMs, deadline, ageAt }, receive, life);
   life.defer(timer);
   return timer;
 }

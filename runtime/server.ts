@@ -9,12 +9,12 @@ import { type ConnectionLimits, connectionOptions } from "./connection-limits.js
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type Health, HealthStatuses, serviceNames } from "./health.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
-import { type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { MAX_TIMER_MS, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
 import { type CallHooks, type CallRecord, Registry } from "./registry.js";
 import { RequestWaits } from "./request-wait.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { adaptMethod } from "./server-handlers.js";
-import type { ServerScope } from "./server-open.js";
+import type { ServerCallLimits, ServerScope } from "./server-open.js";
 import { ServerSessions } from "./server-sessions.js";
 import type { ImplementationOf, MethodKind, ServiceDescriptor } from "./service.js";
 
@@ -35,6 +35,17 @@ export interface ServerOptions extends ConnectionLimits {
   interceptors?: ServerInterceptor[] | undefined;
   /** grpc-js server options (`grpc.*` keys); they override everything else. */
   grpcOptions?: GrpcServerOptions | undefined;
+  /**
+   * Ends each server-streaming call once it is this old, in ms (±10 %),
+   * with UNAVAILABLE (reason `shutdown` on this side); `0` never does.
+   * Default 0. A leaksafe client resumes a resumable stream at once, with
+   * nothing lost, and its new attempt is balanced afresh: with several
+   * replicas behind `loadBalancing: "round_robin"`, long-lived watches
+   * spread evenly again after a restart within about one age. A client
+   * that does not resume sees the UNAVAILABLE, so set it for services
+   * whose streams are resumable.
+   */
+  maxStreamAgeMs?: number | undefined;
   /**
    * Serves `grpc.health.v1` (Check, Watch and List) from `server.health`.
    * Needs `@bufbuild/protobuf`, loaded when the server listens.
@@ -133,6 +144,7 @@ const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   assertGrpcInternals("server");
   const registry = new Registry(options.hooks);
+  const streamAge = checkMaxStreamAge(options.maxStreamAgeMs);
   const scope: ServerScope = {
     registry,
     live: new Set(),
@@ -172,7 +184,8 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         if (typeof fn !== "function") {
           throw new TypeError(`the implementation's "${name}" for ${method.path} is not a function`);
         }
-        const resolved = serverLimits(method.kind, limits, method.policy);
+        const resolved: ServerCallLimits = serverLimits(method.kind, limits, method.policy);
+        if (method.kind === "server-streaming" && streamAge > 0) resolved.maxStreamAgeMs = streamAge;
         waits.methods.set(method.path, { method, limits: resolved });
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }
@@ -223,6 +236,14 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
 function serverLimits(kind: MethodKind, ...sources: Array<StreamLimits | undefined>): ResolvedLimits {
   const streaming = resolveLimits(true, ...sources);
   return kind === "unary" ? { ...streaming, timeoutMs: resolveLimits(false, ...sources).timeoutMs } : streaming;
+}
+
+function checkMaxStreamAge(ms: number | undefined): number {
+  if (ms === undefined) return 0;
+  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIMER_MS) {
+    throw new RangeError(`maxStreamAgeMs must be an integer from 0 to ${MAX_TIMER_MS}, got ${ms}`);
+  }
+  return ms;
 }
 
 /**

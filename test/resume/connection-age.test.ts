@@ -1,13 +1,13 @@
 /**
- * A maximum connection age, the standard way to rebalance long-lived
- * streams over replicas: after the age the server sends GOAWAY, and when
- * the grace runs out it ends the streams still open on that connection.
- * A resumable watch cut that way resumes as it does after a restart, with
- * nothing lost and nothing repeated.
+ * A server's ages. A maximum connection age: after the age the server
+ * sends GOAWAY, and when the grace runs out it ends the streams still open
+ * on that connection. A maximum stream age: each server-streaming call
+ * ends by itself near its age. A resumable watch cut either way resumes
+ * as it does after a restart, with nothing lost and nothing repeated.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createClient, type RetryInfo } from "leaksafe";
+import { createClient, type RetryInfo, Status } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import type { WatchResponse } from "../../generated-example/example/kv/v1/kv.js";
 import { KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
@@ -91,5 +91,81 @@ test("maxConnectionAgeMs and maxConnectionAgeGraceMs are checked like the other 
   assert.throws(
     () => createServer({ maxConnectionAgeGraceMs: 1.5 }),
     /maxConnectionAgeGraceMs must be an integer from 0 to 2147483647, got 1.5/,
+  );
+});
+
+test("maxStreamAgeMs ends each server-streaming call near its age with UNAVAILABLE, a resumable watch resumes in order, and a unary call is never ended by it", {
+  timeout: 120_000,
+}, async (t) => {
+  const leaks = createLeakChecker();
+  const feed = new Feed();
+  const ageMs = 300;
+  const { server, port } = await serveKv(
+    kvOver(feed, {
+      async put() {
+        await new Promise((resolve) => setTimeout(resolve, 3 * ageMs));
+        return { revision: 1 };
+      },
+    }),
+    "127.0.0.1:0",
+    { maxStreamAgeMs: ageMs },
+  );
+  const client = createClient(KVService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+
+  const retries: RetryInfo[] = [];
+  const retriedAt: number[] = [];
+  const startedAt = Date.now();
+  feed.start(5, Number.MAX_SAFE_INTEGER);
+  const put = client.put({ key: "k", value: Buffer.from("v") });
+  let expected = 1;
+  for await (const response of client.watch(
+    { prefix: "", startRevision: 1 },
+    {
+      resume: {
+        resumeRequest: resumeAfter,
+        onRetry: (info) => {
+          retries.push(info);
+          retriedAt.push(Date.now());
+        },
+      },
+    },
+  )) {
+    for (const c of response.changes) {
+      assert.deepEqual(c, change(expected), `change ${expected} should come next`);
+      expected++;
+    }
+    if (retries.length >= 4) break;
+  }
+  feed.stop();
+  assert.equal((await put).revision, 1, "a unary call three ages long is not ended by the stream age");
+
+  // An attempt starts no earlier than the previous one's end plus its backoff wait, so
+  // this is at least each attempt's length, and at least the server's age for it.
+  const lengths = retriedAt.map((at, i) =>
+    i === 0 ? at - startedAt : at - ((retriedAt[i - 1] ?? 0) + (retries[i - 1]?.delayMs ?? 0)),
+  );
+  t.diagnostic(`attempts ended after ${lengths.join(", ")} ms; ${retries[0]?.error.message}`);
+  for (const { error } of retries) {
+    assert.equal(error.code, Status.UNAVAILABLE);
+    assert.match(error.message, /maxStreamAgeMs/);
+  }
+  for (const ms of lengths) {
+    // Never before 90 % of the age; the upper bound only guards against it never firing.
+    assert.ok(ms >= ageMs * 0.9 - 5, `an attempt ended after ${ms} ms, before 90 % of ${ageMs}`);
+    assert.ok(ms < ageMs * 1.1 * 10, `an attempt lasted ${ms} ms, ten times its age`);
+  }
+
+  await eventually(() => server.activeStreams().length === 0, "the server's watches to end");
+  client.close();
+  assert.deepEqual((await server.shutdown({ graceMs: 1000 })).forced, []);
+  await leaks.assertNoLeaks();
+});
+
+test("maxStreamAgeMs is checked like the other server limits", async () => {
+  const { createServer } = await import("leaksafe");
+  assert.throws(
+    () => createServer({ maxStreamAgeMs: -5 }),
+    /maxStreamAgeMs must be an integer from 0 to 2147483647, got -5/,
   );
 });
