@@ -5,6 +5,7 @@
 export type { CallOptions, MetadataInit } from "./call-options.js";
 export { type ClientBase, type ClientOptions, CONNECT_TIMEOUT_MS, createClient } from "./client.js";
 export { CONNECTION_DEFAULTS, type ConnectionLimits } from "./connection-limits.js";
+export { type EndReason, type EndRecord, RECENT_ENDS, type RecentEnds } from "./end-log.js";
 export type { Health, ServingStatus } from "./health.js";
 export { CLIENT_KEEPALIVE, type KeepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 export { MAX_LIMIT_MS, type ResolvedLimits, STREAM_DEFAULTS, type StreamLimits } from "./limits.js";
@@ -31,6 +32,7 @@ export {
   type ForcedCall,
   type LeaksafeServer,
   type ServerOptions,
+  type ServerState,
   type ServiceLimits,
   type ShutdownReport,
 } from "./server.js";

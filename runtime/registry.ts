@@ -1,3 +1,4 @@
+import { EndLog } from "./end-log.js";
 import type { RetryInfo } from "./resume-policy.js";
 import type { RpcError, RpcErrorReason } from "./rpc-error.js";
 import { Status } from "./rpc-error.js";
@@ -91,6 +92,8 @@ export interface LiveCall {
 export class Registry {
   private nextId = 1;
   private readonly live = new Map<number, LiveCall>();
+  /** The calls that ended: counts by reason and the newest few, for `recentEnds()`. */
+  readonly ends = new EndLog();
 
   /** The `onRetry` hook, guarded; undefined when unset. */
   readonly onRetry: ((info: RetryInfo) => void) | undefined;
@@ -127,6 +130,7 @@ export class Registry {
   /** Removes a call that ended, with the error it failed with, if any. */
   close(call: LiveCall, failure: RpcError | undefined): void {
     this.live.delete(call.id);
+    this.ends.record(call, failure?.reason ?? "ok", failure?.code ?? Status.OK, Date.now());
     const onCallEnd = this.hooks.onCallEnd;
     if (onCallEnd !== undefined) {
       guard(onCallEnd)({

@@ -6,6 +6,7 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
+import type { RecentEnds } from "./end-log.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type Health, HealthStatuses, serviceNames } from "./health.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
@@ -81,6 +82,13 @@ export interface ShutdownReport {
   durationMs: number;
 }
 
+/**
+ * Where a server is in its life: "created" until `listen` binds, then
+ * "listening"; "draining" from the call to `shutdown` until it resolves,
+ * then "stopped".
+ */
+export type ServerState = "created" | "listening" | "draining" | "stopped";
+
 /** A leaksafe server. */
 export interface LeaksafeServer {
   /** Serves a generated service with `implementation`. Returns the server, for chaining. */
@@ -109,6 +117,19 @@ export interface LeaksafeServer {
   shutdown(options?: { graceMs?: number }): Promise<ShutdownReport>;
   /** The live calls, with the state that tells which side of a stuck stream waits. */
   activeStreams(): CallRecord[];
+  /**
+   * The calls that ended since the server was created: a count per reason,
+   * and the newest 100 (`RECENT_ENDS`), newest first. Kept at O(1) per call.
+   */
+  recentEnds(): RecentEnds;
+  /**
+   * The limits in force for a method served here, by its gRPC path
+   * ("/example.v1.Chat/Watch"), or undefined for a path not served. A
+   * call's total deadline may be shorter: the client's own deadline caps it.
+   */
+  limitsOf(path: string): ResolvedLimits | undefined;
+  /** Where the server is in its life; see {@link ServerState}. */
+  readonly state: ServerState;
   /**
    * The underlying grpc-js server, for what leaksafe does not wrap. A
    * handler added on it directly gets none of leaksafe's limits, hooks or
@@ -166,6 +187,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const health = new HealthStatuses();
   let healthAdded = false;
   let stopping: Promise<ShutdownReport> | undefined;
+  let state: ServerState = "created";
 
   const self: LeaksafeServer = {
     grpcServer: server,
@@ -213,15 +235,33 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
           }
         });
       });
-      if (stopping === undefined) health.listening(serviceNames(paths));
+      if (stopping === undefined) {
+        state = "listening";
+        health.listening(serviceNames(paths));
+      }
       return port;
     },
     shutdown({ graceMs = 5000 } = {}) {
-      stopping ??= drain(server, scope, sessions, health, graceMs);
+      if (stopping === undefined) {
+        state = "draining";
+        stopping = drain(server, scope, sessions, health, graceMs).finally(() => {
+          state = "stopped";
+        });
+      }
       return stopping;
     },
     activeStreams() {
       return registry.snapshot();
+    },
+    recentEnds() {
+      return registry.ends.snapshot();
+    },
+    limitsOf(path) {
+      const limits = waits.methods.get(path)?.limits;
+      return limits === undefined ? undefined : { ...limits };
+    },
+    get state() {
+      return state;
     },
   };
   return self;
