@@ -53,7 +53,8 @@ export class Browser {
     });
     this.exited = new Promise((done) => child.once("exit", () => done()));
     void this.exited.then(() => {
-      for (const { reject } of this.pending.values()) reject(new Error(`Chromium exited; its last words: ${this.stderr}`));
+      for (const { reject } of this.pending.values())
+        reject(new Error(`Chromium exited; its last words: ${this.stderr}`));
       this.pending.clear();
     });
   }
@@ -84,9 +85,12 @@ export class Browser {
       child.once("error", fail);
     });
     await spawned;
-    const { targetInfos } = (await browser.command("Target.getTargets")) as { targetInfos: Array<{ type: string; targetId: string }> };
+    const { targetInfos } = (await browser.command("Target.getTargets")) as {
+      targetInfos: Array<{ type: string; targetId: string }>;
+    };
     const page = targetInfos.find((t) => t.type === "page");
-    const { targetId } = page ?? ((await browser.command("Target.createTarget", { url: "about:blank" })) as { targetId: string });
+    const { targetId } =
+      page ?? ((await browser.command("Target.createTarget", { url: "about:blank" })) as { targetId: string });
     const { sessionId } = (await browser.command("Target.attachToTarget", { targetId, flatten: true })) as {
       sessionId: string;
     };
@@ -99,7 +103,12 @@ export class Browser {
   /** Sends a DevTools command (to the page once attached) and resolves with its result. */
   command(method: string, params: Record<string, unknown> = {}): Promise<Record<string, unknown>> {
     const id = this.nextId++;
-    const message = JSON.stringify({ id, method, params, ...(this.sessionId === undefined ? {} : { sessionId: this.sessionId }) });
+    const message = JSON.stringify({
+      id,
+      method,
+      params,
+      ...(this.sessionId === undefined ? {} : { sessionId: this.sessionId }),
+    });
     return new Promise((ok, fail) => {
       this.pending.set(id, { resolve: ok, reject: fail });
       (this.child.stdio[3] as Writable).write(`${message}\0`);

@@ -28,9 +28,17 @@ test("the JSON lists the open calls with their counts and limits, and the ends b
     assert.deepEqual(
       snap.methods.map(({ method, open, limits }) => ({ method, open, limits })),
       [
-        { method: "/example.v1.Chat/Watch", open: 2, limits: { timeoutMs: 0, idleTimeoutMs: 0, sendTimeoutMs: 10_000 } },
+        {
+          method: "/example.v1.Chat/Watch",
+          open: 2,
+          limits: { timeoutMs: 0, idleTimeoutMs: 0, sendTimeoutMs: 10_000 },
+        },
         { method: HOLD_PATH, open: 1, limits: { timeoutMs: 0, idleTimeoutMs: 0, sendTimeoutMs: 7000 } },
-        { method: "/example.v1.Chat/Converse", open: 1, limits: { timeoutMs: 600_000, idleTimeoutMs: 60_000, sendTimeoutMs: 10_000 } },
+        {
+          method: "/example.v1.Chat/Converse",
+          open: 1,
+          limits: { timeoutMs: 600_000, idleTimeoutMs: 60_000, sendTimeoutMs: 10_000 },
+        },
       ],
       "counted by method, most first (then by path), each with the limits from its .proto (or descriptor)",
     );
@@ -40,7 +48,10 @@ test("the JSON lists the open calls with their counts and limits, and the ends b
     assert.equal(converse.messagesIn, 2);
     assert.equal(converse.messagesOut, 2);
     assert.match(converse.peer, /^127\.0\.0\.1:\d+$/);
-    assert.ok(converse.receiveWaitingSince !== null && converse.receiveWaitingMs !== null, "it waits for the next message");
+    assert.ok(
+      converse.receiveWaitingSince !== null && converse.receiveWaitingMs !== null,
+      "it waits for the next message",
+    );
     assert.equal(converse.sendBlockedSince, null);
     assert.ok(converse.sinceLastInMs !== null && converse.sinceLastInMs >= 0);
     assert.ok(converse.deadline !== null && converse.deadlineInMs !== null && converse.deadlineInMs <= 600_000);

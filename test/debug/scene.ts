@@ -19,8 +19,8 @@ import {
 import { type DebugHandlerOptions, debugHandler } from "leaksafe/debug";
 import { createLeakChecker } from "leaksafe/testing";
 import { type ChatClient, ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { servingChat } from "../hostile/chat-service.js";
 import { aborted, eventually } from "../e2e/harness.js";
+import { servingChat } from "../hostile/chat-service.js";
 
 /**
  * A service name no page may run: a script, an image with a handler, quotes
@@ -111,9 +111,7 @@ export const OPEN_CALLS = 4;
  */
 export async function startScene(options: DebugHandlerOptions = {}): Promise<Scene> {
   const leaks = createLeakChecker();
-  const server = createServer()
-    .add(ChatService, servingChat)
-    .add(HostileService, { hold: echo, idle: echo });
+  const server = createServer().add(ChatService, servingChat).add(HostileService, { hold: echo, idle: echo });
   const port = await server.listen("127.0.0.1:0");
   const target = `127.0.0.1:${port}`;
   const chat = createClient(ChatService, target);
