@@ -127,7 +127,7 @@ ${groups}</section>`;
 const STYLE = `body{font:13px/1.4 system-ui,sans-serif;margin:1em 1.5em;color:#1d2330;background:#fff}
 h1{font-size:1.3em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.2em 0 .4em}h3{font-size:1em;margin:1em 0 .3em}
 table{border-collapse:collapse;margin-bottom:.6em}th,td{border:1px solid #d4d8e0;padding:2px 7px;text-align:left;white-space:nowrap}
-th{background:#eef1f6;font-weight:600}td.num{text-align:right}td.method,td.peer{font-family:ui-monospace,monospace;white-space:pre-wrap;word-break:break-all;max-width:32em}
+th{background:#eef1f6;font-weight:600}td.num{text-align:right}td.method,td.peer{font-family:ui-monospace,monospace}td.method{white-space:pre-wrap;word-break:break-all;max-width:32em}
 tr.blocked td{background:#fff1e0}.meta{color:#5a6170}.state{font-weight:600}a{color:#2456b8}`;
 
 /** The debug page: a whole HTML document with nothing external, every printed value escaped. */
