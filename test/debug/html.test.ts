@@ -4,6 +4,7 @@ import { createServer as createHttpServer, request } from "node:http";
 import { test } from "node:test";
 import type { CallRecord } from "leaksafe";
 import { type DebugSource, debugHandler } from "leaksafe/debug";
+import { createLeakChecker } from "leaksafe/testing";
 import { closeHttp, HOLD_PATH, IDLE_PATH, OPEN_CALLS, startScene } from "./scene.js";
 
 const ESCAPED = (text: string) =>

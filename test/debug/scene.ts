@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import {
   type CallOptions,
+  type ClientBase,
   createClient,
   createServer,
   defineService,
@@ -40,7 +41,7 @@ const bytes = {
 };
 
 type Echo = (requests: AsyncIterable<Buffer>, ctx: ServerContext) => AsyncIterable<Buffer>;
-interface HostileClient {
+interface HostileClient extends ClientBase {
   hold(requests: AsyncIterable<Buffer>, options?: CallOptions): AsyncIterable<Buffer>;
   idle(requests: AsyncIterable<Buffer>, options?: CallOptions): AsyncIterable<Buffer>;
 }
