@@ -42,10 +42,12 @@ export interface RecentEnds {
  */
 export class EndLog {
   private readonly counts = new Map<EndReason, number>();
-  private readonly calls: Array<LiveCall | undefined> = new Array(RECENT_ENDS).fill(undefined);
-  private readonly reasons: EndReason[] = new Array(RECENT_ENDS).fill("ok");
-  private readonly codes: Status[] = new Array(RECENT_ENDS).fill(0);
-  private readonly endedAt: number[] = new Array(RECENT_ENDS).fill(0);
+  // Parallel rings; they grow by appending until they hold RECENT_ENDS, so
+  // a registry that sees few calls (a short-lived client) holds little.
+  private readonly calls: LiveCall[] = [];
+  private readonly reasons: EndReason[] = [];
+  private readonly codes: Status[] = [];
+  private readonly endedAt: number[] = [];
   /** How many ends were recorded in all; the next one goes to `written % RECENT_ENDS`. */
   private written = 0;
 

@@ -13,7 +13,14 @@ import type { Readable, Writable } from "node:stream";
 /** Where Chromium is: $CHROMIUM, or `chromium` on the PATH. Fails, naming the package, when it is not installed. */
 export function findChromium(): string {
   const named = process.env.CHROMIUM;
-  if (named !== undefined && named !== "") return named;
+  if (named !== undefined && named !== "") {
+    try {
+      accessSync(named, constants.X_OK);
+      return named;
+    } catch {
+      throw new Error(`CHROMIUM is ${JSON.stringify(named)}, which is not an executable file`);
+    }
+  }
   for (const dir of (process.env.PATH ?? "").split(delimiter)) {
     const candidate = join(dir, "chromium");
     try {

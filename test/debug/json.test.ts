@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { test } from "node:test";
-import { createClient, createServer, RpcError } from "leaksafe";
+import { createClient, createServer, RECENT_ENDS, RpcError } from "leaksafe";
 import { type DebugSnapshot, debugHandler } from "leaksafe/debug";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
@@ -148,5 +148,31 @@ test("a client's registry can be served too: its open calls, with no state, limi
   } finally {
     await closeHttp(admin);
     await scene.close();
+  }
+});
+
+test("the ring keeps the newest RECENT_ENDS ends, newest first, while the counts keep every end", async () => {
+  const leaks = createLeakChecker();
+  const server = createServer().add(ChatService, servingChat);
+  const client = createClient(ChatService, `127.0.0.1:${await server.listen("127.0.0.1:0")}`);
+  leaks.track({ registries: [server, client] });
+  try {
+    const calls = RECENT_ENDS + 7;
+    for (let i = 0; i < calls; i++) await client.post({ author: "a", text: String(i) });
+    await eventually(() => server.recentEnds().byReason.ok === calls, `${calls} ends`);
+    const { byReason, recent } = server.recentEnds();
+    assert.deepEqual(byReason, { ok: calls });
+    assert.equal(recent.length, RECENT_ENDS);
+    const ids = recent.map((e) => e.id);
+    assert.deepEqual(
+      ids,
+      ids.map((_, i) => calls - i),
+      "ids from the newest (the last call) down, the oldest 7 gone",
+    );
+    assert.deepEqual(client.activeStreams(), []);
+  } finally {
+    client.close();
+    await server.shutdown({ graceMs: 5000 });
+    await leaks.assertNoLeaks();
   }
 });
