@@ -50,3 +50,4 @@ export {
   type TypedService,
 } from "./service.js";
 export { type LoadBalancing, UNARY_RETRY_DEFAULTS, type UnaryRetry } from "./service-config.js";
+export { STATUS_DETAILS_KEY, STATUS_DETAILS_LIMIT, type StatusDetail } from "./status-details.js";

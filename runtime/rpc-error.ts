@@ -1,5 +1,6 @@
 import { inspect } from "node:util";
 import { Metadata, status as Status } from "@grpc/grpc-js";
+import { checkStatusDetails, readStatusDetails, type StatusDetail } from "./status-details.js";
 
 /**
  * Why a call ended abnormally, as seen from this side:
@@ -20,6 +21,14 @@ export interface RpcErrorInit {
   cause?: unknown;
   attempts?: number | undefined;
   lastAttemptError?: RpcError | undefined;
+  /**
+   * The error's rich details (`google.protobuf.Any` messages, built with
+   * `leaksafe/error-details`), which a leaksafe server sends in
+   * `grpc-status-details-bin`. Default: read from `metadata`'s
+   * `grpc-status-details-bin`, if it has one. A value that is not an array
+   * of `{ typeUrl, value }` throws a TypeError naming the bad entry.
+   */
+  statusDetails?: readonly StatusDetail[] | undefined;
 }
 
 /**
@@ -43,6 +52,23 @@ export class RpcError extends Error {
    * time, while waiting to retry): the error that ended the last attempt.
    */
   readonly lastAttemptError: RpcError | undefined;
+  /**
+   * The rich error details: the `details` of the `google.rpc.Status` that
+   * came in the trailer `grpc-status-details-bin`, or those given to the
+   * constructor; empty when there are none. The call's `code` and `details`
+   * are always those of `grpc-status` and `grpc-message`: a Status whose
+   * code differs from `grpc-status` gives no details (see
+   * {@link statusDetailsError}).
+   */
+  readonly statusDetails: readonly StatusDetail[];
+  /**
+   * Why the trailer `grpc-status-details-bin` was there but gave no
+   * details: malformed bytes (a hostile or broken peer), or a Status for
+   * another code. Undefined when it was read, or absent. The call's own
+   * code and message stand either way, and the raw bytes stay in
+   * `metadata`.
+   */
+  readonly statusDetailsError: string | undefined;
 
   /**
    * A `code` that is not a gRPC status (an integer from 0 to 16) becomes
@@ -60,17 +86,28 @@ export class RpcError extends Error {
     this.reason = init.reason ?? "remote";
     this.attempts = init.attempts ?? 1;
     this.lastAttemptError = init.lastAttemptError;
+    if (init.statusDetails !== undefined) {
+      this.statusDetails = checkStatusDetails(init.statusDetails);
+      this.statusDetailsError = undefined;
+    } else {
+      const read = readStatusDetails(this.metadata, status);
+      this.statusDetails = read.details;
+      this.statusDetailsError = read.error;
+    }
   }
 
   /** This error, as the end of a call that made `attempts` attempts. */
   afterAttempts(attempts: number, lastAttemptError?: RpcError): RpcError {
-    return new RpcError(this.code, this.details, {
+    const error = new RpcError(this.code, this.details, {
       metadata: this.metadata,
       reason: this.reason,
       cause: this.cause,
       attempts,
       lastAttemptError,
+      statusDetails: this.statusDetails,
     });
+    (error as { statusDetailsError: string | undefined }).statusDetailsError = this.statusDetailsError;
+    return error;
   }
 
   /**

@@ -38,6 +38,7 @@ import {
 import { releaseAfterStatus, requestCutShort, resetStream } from "./server-reset.js";
 import { clientDeadline } from "./server-sessions.js";
 import type { MethodDescriptor } from "./service.js";
+import { withStatusDetails } from "./status-details.js";
 
 type Handler = (input: unknown, context: CallContext) => unknown;
 
@@ -111,14 +112,21 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
   return { life, context, record, deadline, timer, stream };
 }
 
-/** The status an error becomes: an RpcError's own, otherwise UNKNOWN with the message. */
+/**
+ * The status an error becomes: an RpcError's own, otherwise UNKNOWN with the
+ * message. Its `statusDetails`, if any, go in `grpc-status-details-bin`.
+ */
 function toStatus(error: RpcError, context: CallContext): ServerErrorResponse {
   const trailer = context.trailerIfAny();
-  const metadata = trailer ?? error.metadata;
+  let metadata = trailer ?? error.metadata;
   if (trailer !== undefined) {
     metadata.merge(error.metadata);
   }
-  return Object.assign(new Error(error.details), { code: error.code, details: error.details, metadata });
+  let details = error.details;
+  if (error.statusDetails.length > 0) {
+    ({ metadata, message: details } = withStatusDetails(metadata, error.code, details, error.statusDetails));
+  }
+  return Object.assign(new Error(details), { code: error.code, details, metadata });
 }
 
 function invoke(handler: Handler, input: unknown, context: CallContext): unknown {
