@@ -106,8 +106,12 @@ function checkNumber(value: unknown, path: string): void {
   }
 }
 
-/** Parses the message `schema` describes; malformed bytes throw a WireError that names the field's path. */
-export function decodeMessage(schema: Schema, bytes: Uint8Array, path: string): Obj {
+/**
+ * Parses the message `schema` describes, from bytes or from a reader of an
+ * embedded message. Unknown fields are skipped; malformed bytes throw a
+ * WireError that names the path of the field being read.
+ */
+export function decodeMessage(schema: Schema, input: Uint8Array | WireReader, path: string): Obj {
   const obj: Obj = {};
   for (const field of schema.fields) {
     if (field.kind === "map") {
@@ -120,30 +124,35 @@ export function decodeMessage(schema: Schema, bytes: Uint8Array, path: string): 
       obj[field.name] = field.kind === "string" ? "" : 0;
     }
   }
-  const reader = new WireReader(bytes);
-  while (!reader.done) {
-    const tag = reader.tag();
-    const field = schema.fields.find((f) => f.no === tag.field);
-    if (field === undefined) {
-      reader.skip(tag.type);
-      continue;
+  const reader = input instanceof WireReader ? input : new WireReader(input);
+  try {
+    while (!reader.done) {
+      const tag = reader.tag();
+      const field = schema.fields.find((f) => f.no === tag.field);
+      if (field === undefined) {
+        reader.skip(tag.type);
+        continue;
+      }
+      const list = field.kind !== "map" && field.repeated === true ? (obj[field.name] as unknown[]) : undefined;
+      const at = `${path}.${field.name}${list === undefined ? "" : `[${list.length}]`}`;
+      const value = readOne(reader, tag, field, at);
+      if (field.kind === "map") {
+        const [key, v] = value as [string, string];
+        // Defined, not assigned: a key such as "__proto__" stays an own property.
+        Object.defineProperty(obj[field.name], key, { value: v, enumerable: true, writable: true, configurable: true });
+      } else if (list !== undefined) {
+        list.push(value);
+      } else {
+        obj[field.name] = value;
+      }
     }
-    const value = readOne(reader, tag, field, path);
-    if (field.kind === "map") {
-      const [key, v] = value as [string, string];
-      // Defined, not assigned: a key such as "__proto__" stays an own property.
-      Object.defineProperty(obj[field.name], key, { value: v, enumerable: true, writable: true, configurable: true });
-    } else if (field.repeated === true) {
-      (obj[field.name] as unknown[]).push(value);
-    } else {
-      obj[field.name] = value;
-    }
+  } catch (error) {
+    throw error instanceof WireError ? error.within(path) : error;
   }
   return obj;
 }
 
-function readOne(reader: WireReader, tag: Tag, field: Field, path: string): unknown {
-  const at = `${path}.${field.name}`;
+function readOne(reader: WireReader, tag: Tag, field: Field, at: string): unknown {
   switch (field.kind) {
     case "string":
       expectWireType(tag, at, WireType.LengthDelimited);
@@ -155,36 +164,32 @@ function readOne(reader: WireReader, tag: Tag, field: Field, path: string): unkn
       expectWireType(tag, at, WireType.Varint);
       return reader.int64();
     case "message":
-    case "map": {
       expectWireType(tag, at, WireType.LengthDelimited);
-      const start = reader.offset;
-      const bytes = reader.bytesField();
-      try {
-        return field.kind === "map" ? readMapEntry(bytes, at) : decodeMessage(field.schema(), bytes, at);
-      } catch (error) {
-        throw error instanceof WireError && !error.message.startsWith(at)
-          ? new WireError(`${at} at byte ${start}: ${error.message}`)
-          : error;
-      }
-    }
+      return decodeMessage(field.schema(), reader.nested(), at);
+    case "map":
+      expectWireType(tag, at, WireType.LengthDelimited);
+      return readMapEntry(reader.nested(), at);
   }
 }
 
-function readMapEntry(bytes: Uint8Array, path: string): [string, string] {
-  const reader = new WireReader(bytes);
+function readMapEntry(reader: WireReader, path: string): [string, string] {
   let key = "";
   let value = "";
-  while (!reader.done) {
-    const tag = reader.tag();
-    if (tag.field === 1) {
-      expectWireType(tag, `${path} key`, WireType.LengthDelimited);
-      key = reader.string();
-    } else if (tag.field === 2) {
-      expectWireType(tag, `${path} value`, WireType.LengthDelimited);
-      value = reader.string();
-    } else {
-      reader.skip(tag.type);
+  try {
+    while (!reader.done) {
+      const tag = reader.tag();
+      if (tag.field === 1) {
+        expectWireType(tag, `${path} key`, WireType.LengthDelimited);
+        key = reader.string();
+      } else if (tag.field === 2) {
+        expectWireType(tag, `${path} value`, WireType.LengthDelimited);
+        value = reader.string();
+      } else {
+        reader.skip(tag.type);
+      }
     }
+  } catch (error) {
+    throw error instanceof WireError ? error.within(path) : error;
   }
   return [key, value];
 }

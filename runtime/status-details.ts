@@ -193,13 +193,11 @@ export function decodeStatus(bytes: Uint8Array): StatusMessage {
         break;
       case 3: {
         expectWireType(tag, "details", WireType.LengthDelimited);
-        const at = reader.offset;
+        const any = reader.nested();
         try {
-          status.details.push(decodeAny(reader.bytesField()));
+          status.details.push(decodeAny(any));
         } catch (error) {
-          throw error instanceof WireError
-            ? new WireError(`details[${status.details.length}] at byte ${at}: ${error.message}`)
-            : error;
+          throw error instanceof WireError ? error.within(`details[${status.details.length}]`) : error;
         }
         break;
       }
@@ -210,8 +208,7 @@ export function decodeStatus(bytes: Uint8Array): StatusMessage {
   return status;
 }
 
-function decodeAny(bytes: Uint8Array): StatusDetail {
-  const reader = new WireReader(bytes);
+function decodeAny(reader: WireReader): StatusDetail {
   let typeUrl = "";
   let value: Uint8Array = new Uint8Array(0);
   while (!reader.done) {

@@ -34,9 +34,24 @@ export interface Tag {
   at: number;
 }
 
-/** Bytes that are not a valid encoding of the message being read. */
+/**
+ * Bytes that are not a valid encoding of the message being read. Offsets
+ * count from the start of the outermost message.
+ */
 export class WireError extends Error {
   override name = "WireError";
+
+  /** This error, with the path of the field being read before its message, unless it has one already. */
+  within(path: string): WireError {
+    if (this.located) {
+      return this;
+    }
+    const error = new WireError(`${path}: ${this.message}`);
+    error.located = true;
+    return error;
+  }
+
+  private located = false;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -45,16 +60,21 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 export class WireReader {
   private pos = 0;
 
-  constructor(private readonly bytes: Uint8Array) {}
+  /** `base` is where `bytes` start in the outermost message, for error messages. */
+  constructor(
+    private readonly bytes: Uint8Array,
+    private readonly base = 0,
+  ) {}
 
   /** Whether every byte has been read. */
   get done(): boolean {
     return this.pos >= this.bytes.length;
   }
 
-  /** The offset of the next byte, for error messages. */
-  get offset(): number {
-    return this.pos;
+  /** A length-delimited field's bytes, as a reader of their own: an embedded message. */
+  nested(): WireReader {
+    const view = this.bytesField();
+    return new WireReader(view, this.base + this.pos - view.length);
   }
 
   /**
@@ -63,7 +83,7 @@ export class WireReader {
    * here has, and which proto3 never writes.
    */
   tag(): Tag {
-    const at = this.pos;
+    const at = this.base + this.pos;
     const key = this.varint64();
     const type = Number(key & 7n);
     const field = key >> 3n;
@@ -78,7 +98,7 @@ export class WireReader {
 
   /** A varint of up to 10 bytes, as an unsigned 64-bit bigint. */
   varint64(): bigint {
-    const start = this.pos;
+    const start = this.base + this.pos;
     let value = 0n;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.bytes.length) {
@@ -103,7 +123,7 @@ export class WireReader {
 
   /** An `int64`, as a number; one beyond ±(2^53 - 1) is an error, not a rounded value. */
   int64(): number {
-    const at = this.pos;
+    const at = this.base + this.pos;
     const value = BigInt.asIntN(64, this.varint64());
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw new WireError(`byte ${at}: the int64 ${value} is beyond what a JavaScript number holds exactly`);
@@ -113,11 +133,11 @@ export class WireReader {
 
   /** A length-delimited field's bytes: a view into the input, not a copy. */
   bytesField(): Uint8Array {
-    const at = this.pos;
+    const at = this.base + this.pos;
     const length = this.varint64();
     const left = this.bytes.length - this.pos;
     if (length > BigInt(left)) {
-      throw new WireError(`byte ${at}: a length of ${length} runs past the end (${left} bytes left)`);
+      throw new WireError(`byte ${at}: a length of ${length} runs past the end (${plural(left, "byte")} left)`);
     }
     const end = this.pos + Number(length);
     const view = this.bytes.subarray(this.pos, end);
@@ -127,7 +147,7 @@ export class WireReader {
 
   /** A `string`: length-delimited UTF-8; anything else is an error. */
   string(): string {
-    const at = this.pos;
+    const at = this.base + this.pos;
     const view = this.bytesField();
     try {
       return utf8.decode(view);
@@ -152,14 +172,16 @@ export class WireReader {
         this.fixed(4);
         return;
       default:
-        throw new WireError(`byte ${this.pos}: cannot skip wire type ${wireTypeName(type)}`);
+        throw new WireError(`byte ${this.base + this.pos}: cannot skip wire type ${wireTypeName(type)}`);
     }
   }
 
   private fixed(size: number): void {
     const left = this.bytes.length - this.pos;
     if (left < size) {
-      throw new WireError(`byte ${this.pos}: a ${size * 8}-bit value is cut short (${left} bytes left)`);
+      throw new WireError(
+        `byte ${this.base + this.pos}: a ${size * 8}-bit value is cut short (${plural(left, "byte")} left)`,
+      );
     }
     this.pos += size;
   }
@@ -176,4 +198,8 @@ export function expectWireType(tag: Tag, name: string, expected: WireType): void
       `byte ${tag.at}: field ${tag.field} (${name}) has wire type ${wireTypeName(tag.type)}, not ${wireTypeName(expected)}`,
     );
   }
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }
