@@ -110,7 +110,11 @@ export function withStatusDetails(
   }
   const bytes = encodeStatus({ code, message, details });
   if (bytes.length > STATUS_DETAILS_LIMIT) {
-    const note = `${details.length} status detail${details.length === 1 ? " was" : "s were"} dropped: their google.rpc.Status is ${bytes.length} bytes, over the limit of ${STATUS_DETAILS_LIMIT}`;
+    const what =
+      details.length === 1
+        ? "1 status detail was dropped: its"
+        : `${details.length} status details were dropped: their`;
+    const note = `${what} google.rpc.Status is ${bytes.length} bytes, over the limit of ${STATUS_DETAILS_LIMIT}`;
     return { metadata, message: message === "" ? `(${note})` : `${message} (${note})` };
   }
   const out = metadata.clone();
