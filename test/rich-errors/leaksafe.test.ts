@@ -72,7 +72,7 @@ test("client streaming and bidi: the details arrive", async () => {
   const h = await startChat({
     async upload(chunks) {
       for await (const _ of chunks) throw failure();
-      return { bytes: 0, chunks: 0 };
+      return { name: "", bytes: 0, chunks: 0 };
     },
     async *converse(messages) {
       for await (const message of messages) {
