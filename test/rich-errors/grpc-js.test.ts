@@ -131,7 +131,7 @@ test("a leaksafe server's details reach a grpc-js client, and another decoder re
       throw failure();
     },
     async *watch() {
-      yield { revision: 7 };
+      yield { revision: 7, at: undefined };
       throw failure();
     },
   });

@@ -51,8 +51,8 @@ test("unary: the details arrive, beside the trailers the handler set", async () 
 test("server streaming: the details arrive after the messages sent before the error", async () => {
   const h = await startChat({
     async *watch() {
-      yield { revision: 1 };
-      yield { revision: 2 };
+      yield { revision: 1, at: undefined };
+      yield { revision: 2, at: undefined };
       throw failure();
     },
   });
