@@ -14,6 +14,11 @@
 import { expectWireType, type Tag, WireError, WireReader, WireType } from "./wire-reader.js";
 import { describe, WireWriter } from "./wire-writer.js";
 
+/**
+ * One field of a message: its number, its camelCase name and its kind.
+ * `repeated` makes a list; `optional` (for a scalar) gives it presence, so
+ * it decodes to undefined when absent and is written even when 0.
+ */
 export type Field =
   | { no: number; name: string; kind: "string" | "int32" | "int64"; repeated?: true; optional?: true }
   | { no: number; name: string; kind: "message"; schema: () => Schema; repeated?: true }

@@ -113,7 +113,8 @@ export class RpcError extends Error {
   /**
    * Normalises anything thrown. An RpcError is returned as it is; an
    * AbortError becomes CANCELLED, a TimeoutError DEADLINE_EXCEEDED; a grpc-js
-   * status error keeps its code, details and metadata; any other Error is
+   * status error keeps its code, details and metadata (and so the rich
+   * details in its `grpc-status-details-bin`); any other Error is
    * `fallback` (default UNKNOWN) with its message, and anything else is
    * `fallback` with {@link describeThrown}'s text for it.
    */

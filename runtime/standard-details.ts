@@ -43,6 +43,7 @@ const LOCALIZED_MESSAGE: Schema = {
   typeName: "google.rpc.LocalizedMessage",
   fields: [str(1, "locale"), str(2, "message")],
 };
+/** The detail type `google.rpc.LocalizedMessage`: `packDetail(LocalizedMessage, {…})`, `findDetail(error, LocalizedMessage)`. */
 export const LocalizedMessage: DetailType<LocalizedMessage, DetailInit<LocalizedMessage>> = schemaType(
   LOCALIZED_MESSAGE,
 );
@@ -53,6 +54,7 @@ export interface ErrorInfo {
   domain: string;
   metadata: Record<string, string>;
 }
+/** The detail type `google.rpc.ErrorInfo`: `packDetail(ErrorInfo, {…})`, `findDetail(error, ErrorInfo)`. */
 export const ErrorInfo: DetailType<ErrorInfo, DetailInit<ErrorInfo>> = schemaType({
   typeName: "google.rpc.ErrorInfo",
   fields: [str(1, "reason"), str(2, "domain"), { no: 3, name: "metadata", kind: "map" }],
@@ -62,6 +64,7 @@ export const ErrorInfo: DetailType<ErrorInfo, DetailInit<ErrorInfo>> = schemaTyp
 export interface RetryInfo {
   retryDelay: Duration | undefined;
 }
+/** The detail type `google.rpc.RetryInfo`: `packDetail(RetryInfo, {…})`, `findDetail(error, RetryInfo)`. */
 export const RetryInfo: DetailType<RetryInfo, DetailInit<RetryInfo>> = schemaType({
   typeName: "google.rpc.RetryInfo",
   fields: [{ no: 1, name: "retryDelay", kind: "message", schema: () => DURATION }],
@@ -72,6 +75,7 @@ export interface DebugInfo {
   stackEntries: string[];
   detail: string;
 }
+/** The detail type `google.rpc.DebugInfo`: `packDetail(DebugInfo, {…})`, `findDetail(error, DebugInfo)`. */
 export const DebugInfo: DetailType<DebugInfo, DetailInit<DebugInfo>> = schemaType({
   typeName: "google.rpc.DebugInfo",
   fields: [{ no: 1, name: "stackEntries", kind: "string", repeated: true }, str(2, "detail")],
@@ -107,6 +111,7 @@ const QUOTA_VIOLATION: Schema = {
 export interface QuotaFailure {
   violations: QuotaFailure_Violation[];
 }
+/** The detail type `google.rpc.QuotaFailure`: `packDetail(QuotaFailure, {…})`, `findDetail(error, QuotaFailure)`. */
 export const QuotaFailure: DetailType<QuotaFailure, DetailInit<QuotaFailure>> = schemaType({
   typeName: "google.rpc.QuotaFailure",
   fields: [{ no: 1, name: "violations", kind: "message", schema: () => QUOTA_VIOLATION, repeated: true }],
@@ -127,6 +132,7 @@ const PRECONDITION_VIOLATION: Schema = {
 export interface PreconditionFailure {
   violations: PreconditionFailure_Violation[];
 }
+/** The detail type `google.rpc.PreconditionFailure`: `packDetail(PreconditionFailure, {…})`, `findDetail(error, PreconditionFailure)`. */
 export const PreconditionFailure: DetailType<PreconditionFailure, DetailInit<PreconditionFailure>> = schemaType({
   typeName: "google.rpc.PreconditionFailure",
   fields: [{ no: 1, name: "violations", kind: "message", schema: () => PRECONDITION_VIOLATION, repeated: true }],
@@ -153,6 +159,7 @@ const FIELD_VIOLATION: Schema = {
 export interface BadRequest {
   fieldViolations: BadRequest_FieldViolation[];
 }
+/** The detail type `google.rpc.BadRequest`: `packDetail(BadRequest, {…})`, `findDetail(error, BadRequest)`. */
 export const BadRequest: DetailType<BadRequest, DetailInit<BadRequest>> = schemaType({
   typeName: "google.rpc.BadRequest",
   fields: [{ no: 1, name: "fieldViolations", kind: "message", schema: () => FIELD_VIOLATION, repeated: true }],
@@ -163,6 +170,7 @@ export interface RequestInfo {
   requestId: string;
   servingData: string;
 }
+/** The detail type `google.rpc.RequestInfo`: `packDetail(RequestInfo, {…})`, `findDetail(error, RequestInfo)`. */
 export const RequestInfo: DetailType<RequestInfo, DetailInit<RequestInfo>> = schemaType({
   typeName: "google.rpc.RequestInfo",
   fields: [str(1, "requestId"), str(2, "servingData")],
@@ -175,6 +183,7 @@ export interface ResourceInfo {
   owner: string;
   description: string;
 }
+/** The detail type `google.rpc.ResourceInfo`: `packDetail(ResourceInfo, {…})`, `findDetail(error, ResourceInfo)`. */
 export const ResourceInfo: DetailType<ResourceInfo, DetailInit<ResourceInfo>> = schemaType({
   typeName: "google.rpc.ResourceInfo",
   fields: [str(1, "resourceType"), str(2, "resourceName"), str(3, "owner"), str(4, "description")],
@@ -191,6 +200,7 @@ const HELP_LINK: Schema = { typeName: "google.rpc.Help.Link", fields: [str(1, "d
 export interface Help {
   links: Help_Link[];
 }
+/** The detail type `google.rpc.Help`: `packDetail(Help, {…})`, `findDetail(error, Help)`. */
 export const Help: DetailType<Help, DetailInit<Help>> = schemaType({
   typeName: "google.rpc.Help",
   fields: [{ no: 1, name: "links", kind: "message", schema: () => HELP_LINK, repeated: true }],

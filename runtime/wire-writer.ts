@@ -8,6 +8,7 @@ import { WireType } from "./wire-reader.js";
 
 const utf8 = new TextEncoder();
 
+/** Builds one message's bytes, field by field; `finish()` returns them. */
 export class WireWriter {
   private chunks: number[] = [];
   private parts: Uint8Array[] = [];
