@@ -52,6 +52,8 @@ export interface ReadDetails {
 }
 
 const NONE: readonly StatusDetail[] = Object.freeze([]);
+/** The value of an Any that has none; shared, since nothing can be written into no bytes. */
+const NO_BYTES = new Uint8Array(0);
 
 /**
  * The details in `metadata`'s `grpc-status-details-bin`, for a call that
@@ -217,7 +219,7 @@ export function decodeStatus(bytes: Uint8Array): StatusMessage {
 
 function decodeAny(reader: WireReader): StatusDetail {
   let typeUrl = "";
-  let value: Uint8Array = new Uint8Array(0);
+  let value = NO_BYTES;
   while (!reader.done) {
     const tag = reader.tag();
     switch (tag.field) {

@@ -58,23 +58,34 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** A cursor over one message's bytes. */
 export class WireReader {
-  private pos = 0;
+  private pos: number;
+  private readonly end: number;
 
-  /** `base` is where `bytes` start in the outermost message, for error messages. */
+  /**
+   * Reads `bytes` from `start` to `end` (default: all of them). Offsets in
+   * errors count from the start of `bytes`, so an embedded message's
+   * errors point into the outermost one.
+   */
   constructor(
     private readonly bytes: Uint8Array,
-    private readonly base = 0,
-  ) {}
+    start = 0,
+    end = bytes.length,
+  ) {
+    this.pos = start;
+    this.end = end;
+  }
 
   /** Whether every byte has been read. */
   get done(): boolean {
-    return this.pos >= this.bytes.length;
+    return this.pos >= this.end;
   }
 
-  /** A length-delimited field's bytes, as a reader of their own: an embedded message. */
+  /** A length-delimited field, as a reader of its own over the same bytes: an embedded message. */
   nested(): WireReader {
-    const view = this.bytesField();
-    return new WireReader(view, this.base + this.pos - view.length);
+    const length = this.length();
+    const start = this.pos;
+    this.pos += length;
+    return new WireReader(this.bytes, start, this.pos);
   }
 
   /**
@@ -83,25 +94,49 @@ export class WireReader {
    * here has, and which proto3 never writes.
    */
   tag(): Tag {
-    const at = this.base + this.pos;
-    const key = this.varint64();
-    const type = Number(key & 7n);
-    const field = key >> 3n;
-    if (field === 0n || field > 536_870_911n) {
+    const at = this.pos;
+    const key = this.varint();
+    // A key of more than 7 bytes (a bigint) has a field number past the limit.
+    const field = typeof key === "number" ? Math.floor(key / 8) : key >> 3n;
+    const type = typeof key === "number" ? key % 8 : Number(key & 7n);
+    if (typeof field !== "number" || field === 0 || field > 536_870_911) {
       throw new WireError(`byte ${at}: field number ${field} is not between 1 and 536870911`);
     }
     if (type === 3 || type === 4 || type > 5) {
       throw new WireError(`byte ${at}: field ${field} has wire type ${wireTypeName(type)}, which is not supported`);
     }
-    return { field: Number(field), type, at };
+    return { field, type, at };
+  }
+
+  /**
+   * An unsigned varint of up to 10 bytes: a number when it has at most 7
+   * bytes (49 bits, exact in a double), a bigint when longer. Numbers keep
+   * the common case free of BigInt arithmetic, which costs a hostile
+   * trailer of small fields about ten times as much to read.
+   */
+  varint(): number | bigint {
+    const start = this.pos;
+    let value = 0;
+    for (let i = 0; i < 7; i++) {
+      if (this.pos >= this.end) {
+        throw new WireError(`byte ${start}: a varint is cut short by the end of the bytes`);
+      }
+      const byte = this.bytes[this.pos++] as number;
+      value += (byte & 0x7f) * 2 ** (7 * i);
+      if (byte < 0x80) {
+        return value;
+      }
+    }
+    this.pos = start;
+    return this.varint64();
   }
 
   /** A varint of up to 10 bytes, as an unsigned 64-bit bigint. */
   varint64(): bigint {
-    const start = this.base + this.pos;
+    const start = this.pos;
     let value = 0n;
     for (let i = 0; i < 10; i++) {
-      if (this.pos >= this.bytes.length) {
+      if (this.pos >= this.end) {
         throw new WireError(`byte ${start}: a varint is cut short by the end of the bytes`);
       }
       const byte = this.bytes[this.pos++] as number;
@@ -118,13 +153,18 @@ export class WireReader {
 
   /** An `int32`: a varint, of which the low 32 bits are the value, as protobuf reads it. */
   int32(): number {
-    return Number(BigInt.asIntN(32, this.varint64()));
+    const value = this.varint();
+    return typeof value === "number" ? (value % 4_294_967_296) | 0 : Number(BigInt.asIntN(32, value));
   }
 
   /** An `int64`, as a number; one beyond ±(2^53 - 1) is an error, not a rounded value. */
   int64(): number {
-    const at = this.base + this.pos;
-    const value = BigInt.asIntN(64, this.varint64());
+    const at = this.pos;
+    const raw = this.varint();
+    if (typeof raw === "number") {
+      return raw;
+    }
+    const value = BigInt.asIntN(64, raw);
     if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < BigInt(Number.MIN_SAFE_INTEGER)) {
       throw new WireError(`byte ${at}: the int64 ${value} is beyond what a JavaScript number holds exactly`);
     }
@@ -133,21 +173,26 @@ export class WireReader {
 
   /** A length-delimited field's bytes: a view into the input, not a copy. */
   bytesField(): Uint8Array {
-    const at = this.base + this.pos;
-    const length = this.varint64();
-    const left = this.bytes.length - this.pos;
-    if (length > BigInt(left)) {
+    const length = this.length();
+    const view = this.bytes.subarray(this.pos, this.pos + length);
+    this.pos += length;
+    return view;
+  }
+
+  /** A length-delimited field's length, checked against the bytes left. */
+  private length(): number {
+    const at = this.pos;
+    const length = this.varint();
+    const left = this.end - this.pos;
+    if (typeof length !== "number" || length > left) {
       throw new WireError(`byte ${at}: a length of ${length} runs past the end (${plural(left, "byte")} left)`);
     }
-    const end = this.pos + Number(length);
-    const view = this.bytes.subarray(this.pos, end);
-    this.pos = end;
-    return view;
+    return length;
   }
 
   /** A `string`: length-delimited UTF-8; anything else is an error. */
   string(): string {
-    const at = this.base + this.pos;
+    const at = this.pos;
     const view = this.bytesField();
     try {
       return utf8.decode(view);
@@ -160,7 +205,7 @@ export class WireReader {
   skip(type: number): void {
     switch (type) {
       case WireType.Varint:
-        this.varint64();
+        this.varint();
         return;
       case WireType.LengthDelimited:
         this.bytesField();
@@ -172,16 +217,14 @@ export class WireReader {
         this.fixed(4);
         return;
       default:
-        throw new WireError(`byte ${this.base + this.pos}: cannot skip wire type ${wireTypeName(type)}`);
+        throw new WireError(`byte ${this.pos}: cannot skip wire type ${wireTypeName(type)}`);
     }
   }
 
   private fixed(size: number): void {
-    const left = this.bytes.length - this.pos;
+    const left = this.end - this.pos;
     if (left < size) {
-      throw new WireError(
-        `byte ${this.base + this.pos}: a ${size * 8}-bit value is cut short (${plural(left, "byte")} left)`,
-      );
+      throw new WireError(`byte ${this.pos}: a ${size * 8}-bit value is cut short (${plural(left, "byte")} left)`);
     }
     this.pos += size;
   }
