@@ -343,3 +343,23 @@ test("defineDetailType packs and finds a ts-proto message of your own", () => {
     /^TypeError: defineDetailType\("a\.B"\) needs a codec with encode and decode functions$/,
   );
 });
+
+test("int32 and int64 at their edges: the same bytes as @bufbuild/protobuf's, and read back exactly", () => {
+  for (const code of [0, 1, 127, 128, 2_147_483_647, -1, -2_147_483_648]) {
+    const ours = encodeStatus({ code, message: "", details: [] });
+    assert.deepEqual(Buffer.from(ours), foreignStatusBytes(code, "", []), `code ${code}`);
+    assert.equal(decodeStatus(ours).code, code);
+  }
+  // A varint of 5 bytes past 2^31 keeps its low 32 bits, as protobuf reads an int32.
+  assert.equal(decodeStatus(Uint8Array.from([0x08, 0x80, 0x80, 0x80, 0x80, 0x08])).code, -2_147_483_648);
+  for (const quotaValue of [1, 2 ** 49 - 1, 2 ** 49, Number.MAX_SAFE_INTEGER, -1, Number.MIN_SAFE_INTEGER]) {
+    const detail = packDetail(QuotaFailure, { violations: [{ quotaValue }] });
+    assert.equal(unpackDetail(detail, QuotaFailure)?.violations[0]?.quotaValue, quotaValue);
+  }
+  // violations[0].quota_value = 2^60
+  const tooBig = Uint8Array.from([0x0a, 0x0a, 0x38, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10]);
+  assert.throws(
+    () => findDetail([{ typeUrl: QuotaFailure.typeUrl, value: tooBig }], QuotaFailure),
+    /QuotaFailure\.violations\[0\]: byte 3: the int64 1152921504606846976 is beyond what a JavaScript number holds exactly$/,
+  );
+});
