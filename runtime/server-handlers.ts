@@ -114,19 +114,17 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
 
 /**
  * The status an error becomes: an RpcError's own, otherwise UNKNOWN with the
- * message. Its `statusDetails`, if any, go in `grpc-status-details-bin`.
+ * message. Its `statusDetails`, if any, go in `grpc-status-details-bin`
+ * (see withStatusDetails).
  */
 function toStatus(error: RpcError, context: CallContext): ServerErrorResponse {
   const trailer = context.trailerIfAny();
-  let metadata = trailer ?? error.metadata;
+  const merged = trailer ?? error.metadata;
   if (trailer !== undefined) {
-    metadata.merge(error.metadata);
+    merged.merge(error.metadata);
   }
-  let details = error.details;
-  if (error.statusDetails.length > 0) {
-    ({ metadata, message: details } = withStatusDetails(metadata, error.code, details, error.statusDetails));
-  }
-  return Object.assign(new Error(details), { code: error.code, details, metadata });
+  const { metadata, message } = withStatusDetails(merged, error.code, error.details, error.statusDetails);
+  return Object.assign(new Error(message), { code: error.code, details: message, metadata });
 }
 
 function invoke(handler: Handler, input: unknown, context: CallContext): unknown {

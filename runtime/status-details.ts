@@ -99,10 +99,15 @@ export function readStatusDetails(metadata: Metadata, code: number): ReadDetails
 /**
  * The trailers and message a server ends a call with, for an error with
  * `details`: a copy of `metadata` with `grpc-status-details-bin` set to the
- * serialized `google.rpc.Status { code, message, details }`. No details
- * leave `metadata` as it is. Details that would encode to more than
+ * serialized `google.rpc.Status { code, message, details }`, replacing any
+ * set by hand. Details that would encode to more than
  * {@link STATUS_DETAILS_LIMIT} bytes are dropped, and the message says how
  * many and how large.
+ *
+ * With no details, `metadata` is sent as it is, except that a
+ * `grpc-status-details-bin` that is not a Status for `code` (one copied from
+ * an upstream call that failed with another code, say) is removed: grpc-java
+ * and Python's grpcio-status throw on a client that reads such a trailer.
  */
 export function withStatusDetails(
   metadata: Metadata,
@@ -111,7 +116,12 @@ export function withStatusDetails(
   details: readonly StatusDetail[],
 ): { metadata: Metadata; message: string } {
   if (details.length === 0) {
-    return { metadata, message };
+    if (metadata.get(STATUS_DETAILS_KEY).length === 0 || readStatusDetails(metadata, code).error === undefined) {
+      return { metadata, message };
+    }
+    const out = metadata.clone();
+    out.remove(STATUS_DETAILS_KEY);
+    return { metadata: out, message };
   }
   const bytes = encodeStatus({ code, message, details });
   if (bytes.length > STATUS_DETAILS_LIMIT) {
@@ -120,7 +130,9 @@ export function withStatusDetails(
         ? "1 status detail was dropped: its"
         : `${details.length} status details were dropped: their`;
     const note = `${what} google.rpc.Status is ${bytes.length} bytes, over the limit of ${STATUS_DETAILS_LIMIT}`;
-    return { metadata, message: message === "" ? `(${note})` : `${message} (${note})` };
+    const out = metadata.clone();
+    out.remove(STATUS_DETAILS_KEY);
+    return { metadata: out, message: message === "" ? `(${note})` : `${message} (${note})` };
   }
   const out = metadata.clone();
   out.set(STATUS_DETAILS_KEY, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));

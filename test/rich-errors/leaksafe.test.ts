@@ -11,7 +11,7 @@ import { test } from "node:test";
 import { createClient, RpcError, STATUS_DETAILS_KEY, STATUS_DETAILS_LIMIT, Status } from "leaksafe";
 import { DebugInfo, ErrorInfo, findDetail, packDetail, RetryInfo } from "leaksafe/error-details";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { encodeStatus } from "../../runtime/status-details.js";
+import { decodeStatus, encodeStatus } from "../../runtime/status-details.js";
 import { startChat } from "../e2e/harness.js";
 import { ERROR_INFO, RETRY_INFO, sampleDetails } from "./sample.js";
 
@@ -104,6 +104,44 @@ test("a proxy that rethrows its upstream's RpcError passes the details on", asyn
   const proxy = await startChat({ post: (request) => proxyClient.post(request) });
   try {
     assertReceived(await proxy.client.post({ author: "ada", text: "hi" }).catch((e: unknown) => e));
+  } finally {
+    proxyClient.close();
+    await proxy.close();
+    await upstream.close();
+  }
+});
+
+test("a proxy that wraps its upstream's error sends the details under its own status, or none that contradict it", async () => {
+  const upstream = await startChat({
+    post() {
+      throw failure();
+    },
+  });
+  const proxyClient = createClient(ChatService, `127.0.0.1:${upstream.port}`);
+  const proxy = await startChat({
+    async post(request) {
+      const error = await proxyClient.post(request).then(
+        () => assert.fail("the upstream call should fail"),
+        (e: RpcError) => e,
+      );
+      // Same code, own message: the details are sent again, with this message.
+      if (request.text === "same") throw new RpcError(error.code, "wrapped", { metadata: error.metadata });
+      // Another code: the upstream's Status would contradict it.
+      throw new RpcError(Status.UNAVAILABLE, "the upstream failed", { metadata: error.metadata });
+    },
+  });
+  try {
+    const same = (await proxy.client.post({ author: "", text: "same" }).catch((e: unknown) => e)) as RpcError;
+    assert.equal(same.details, "wrapped");
+    assert.deepEqual(same.statusDetails, sampleDetails());
+    const sent = decodeStatus(same.metadata.get(STATUS_DETAILS_KEY)[0] as Buffer);
+    assert.deepEqual([sent.code, sent.message], [Status.RESOURCE_EXHAUSTED, "wrapped"]);
+
+    const other = (await proxy.client.post({ author: "", text: "other" }).catch((e: unknown) => e)) as RpcError;
+    assert.equal(other.code, Status.UNAVAILABLE);
+    assert.deepEqual(other.statusDetails, []);
+    assert.equal(other.statusDetailsError, undefined, "no contradicting trailer arrived");
+    assert.deepEqual(other.metadata.get(STATUS_DETAILS_KEY), []);
   } finally {
     proxyClient.close();
     await proxy.close();
