@@ -5,12 +5,13 @@
  * releases the signal listener, the timer, the registry entry and the
  * stream listeners, and cancels the grpc-js call if it failed on this side.
  */
-import { type Client, connectivityState } from "@grpc/grpc-js";
+import { type Client, connectivityState, Metadata } from "@grpc/grpc-js";
 import { CallLifecycle, FAILED, RELEASE } from "./call-lifecycle.js";
-import type { CallOptions } from "./call-options.js";
+import { type CallOptions, toMetadata } from "./call-options.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
 import { aborted, clientClosed } from "./client-status.js";
 import { MAX_TIMER_MS, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
+import { countedInfo, countingDeserializer, countingSerializer } from "./message-bytes.js";
 import type { ReceiverOwner } from "./receiver.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { messageOf, RpcError, Status } from "./rpc-error.js";
@@ -47,6 +48,9 @@ export class ClientCall implements ReceiverOwner, InFlight {
   readonly deadline: number | undefined;
   /** The grpc-js call with a response stream, once started; cancelled if the call fails. */
   stream: { cancel(): void } | undefined;
+  /** The method's serializer and deserializer, or, when the hooks count bytes, this call's counting wrappers. */
+  readonly serialize: (value: any) => Buffer;
+  readonly deserialize: (bytes: Buffer) => any;
   private statusOk = false;
   private drained = false;
 
@@ -54,9 +58,17 @@ export class ClientCall implements ReceiverOwner, InFlight {
     private readonly target: ChannelCall,
     method: MethodDescriptor,
     readonly limits: ResolvedLimits,
+    /** The request metadata: the hooks saw it, and may have added to it. */
+    readonly metadata: Metadata,
+    attempt: number | undefined,
   ) {
     this.deadline = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : undefined;
-    this.record = target.registry.open(method.path, method.kind, target.peer, this.deadline);
+    this.record = target.registry.open(method.path, method.kind, target.peer, this.deadline, metadata, attempt);
+    const counted = countedInfo(this.record.hooked);
+    this.serialize =
+      counted === undefined ? method.requestSerialize : countingSerializer(method.requestSerialize, counted);
+    this.deserialize =
+      counted === undefined ? method.responseDeserialize : countingDeserializer(method.responseDeserialize, counted);
     target.inFlight.add(this);
     this.life.defer(this);
     this.life.onFail(this);
@@ -122,13 +134,22 @@ export class ClientCall implements ReceiverOwner, InFlight {
 /**
  * Opens a call's state: its registry entry and its signal listener. A
  * closed client opens nothing: the caller gets the error to fail with.
+ * `attempt` numbers the attempts of a resumed stream.
  */
-export function prepare(target: ChannelCall, method: MethodDescriptor, options: CallOptions): ClientCall | RpcError {
+export function prepare(
+  target: ChannelCall,
+  method: MethodDescriptor,
+  options: CallOptions,
+  attempt?: number,
+): ClientCall | RpcError {
   if (target.closed) {
     return clientClosed(method);
   }
   const limits = resolveLimits(method.kind !== "unary", options, method.policy, target.defaults);
-  const prepared = new ClientCall(target, method, limits);
+  // Hooks may add to the metadata: never to a Metadata the caller may reuse.
+  const given = options.metadata;
+  const metadata = target.registry.observed && given instanceof Metadata ? given.clone() : toMetadata(given);
+  const prepared = new ClientCall(target, method, limits, metadata, attempt);
   if (options.signal !== undefined) {
     prepared.life.follow(options.signal, aborted);
   }

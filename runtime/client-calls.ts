@@ -13,7 +13,7 @@ import type {
   ServiceError,
   StatusObject,
 } from "@grpc/grpc-js";
-import { type CallOptions, toMetadata } from "./call-options.js";
+import type { CallOptions } from "./call-options.js";
 import { type ChannelCall, type ClientCall, grpcOptions, prepare, sendsDeadline, startTimer } from "./client-call.js";
 import { fromStatus, requestsFailed } from "./client-status.js";
 import { failed, startOnFirstRead } from "./lazy-stream.js";
@@ -101,10 +101,10 @@ export function callUnary<Req, Res>(
       countOut(prepared.record, request);
       return target.channel.makeUnaryRequest(
         method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
+        prepared.serialize,
+        prepared.deserialize,
         request,
-        toMetadata(options.metadata),
+        prepared.metadata,
         grpcOptions(prepared),
         callback,
       );
@@ -129,9 +129,9 @@ export function callClientStream<Req, Res>(
     (prepared, callback) =>
       target.channel.makeClientStreamRequest(
         method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        toMetadata(options.metadata),
+        prepared.serialize,
+        prepared.deserialize,
+        prepared.metadata,
         grpcOptions(prepared),
         callback,
       ),
@@ -158,8 +158,8 @@ export function callServerStream<Req, Res>(
   return startOnFirstRead((): AsyncIterator<Res> => {
     const settings = resolveResume(options.resume, method.resume);
     const { timeoutMs } = resolveLimits(true, options, method.policy, target.defaults);
-    const attempt = (next: Req, attemptOptions: CallOptions): AsyncIterable<Res> =>
-      serverStreamOnce(target, method, next, attemptOptions);
+    const attempt = (next: Req, attemptOptions: CallOptions, number: number): AsyncIterable<Res> =>
+      serverStreamOnce(target, method, next, attemptOptions, number);
     return new ResumingStream(request, {
       attempt,
       settings: settings as ResolvedResume<Req, Res>,
@@ -167,6 +167,7 @@ export function callServerStream<Req, Res>(
       method: method.path,
       peer: target.peer,
       hook: target.registry.onRetry,
+      onEnd: target.registry.hooks.onResumedEnd,
       inFlight: target.inFlight,
     });
   });
@@ -177,9 +178,10 @@ function serverStreamOnce<Req, Res>(
   method: MethodDescriptor<Req, Res>,
   request: Req,
   options: CallOptions,
+  attempt?: number,
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
-    const prepared = prepare(target, method, options);
+    const prepared = prepare(target, method, options, attempt);
     if (prepared instanceof RpcError) {
       return failed(prepared);
     }
@@ -191,10 +193,10 @@ function serverStreamOnce<Req, Res>(
     try {
       call = target.channel.makeServerStreamRequest(
         method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
+        prepared.serialize,
+        prepared.deserialize,
         request,
-        toMetadata(options.metadata),
+        prepared.metadata,
         grpcOptions(prepared),
       );
     } catch (thrown) {
@@ -225,9 +227,9 @@ export function callBidi<Req, Res>(
     try {
       call = target.channel.makeBidiStreamRequest(
         method.path,
-        method.requestSerialize,
-        method.responseDeserialize,
-        toMetadata(options.metadata),
+        prepared.serialize,
+        prepared.deserialize,
+        prepared.metadata,
         grpcOptions(prepared),
       );
     } catch (thrown) {

@@ -10,10 +10,11 @@ import type { ChannelCall } from "./client-call.js";
 import { callBidi, callClientStream, callServerStream, callUnary } from "./client-calls.js";
 import { guardChannel } from "./client-internals.js";
 import { closedInFlight } from "./client-status.js";
+import type { HooksOption } from "./combine-hooks.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { CLIENT_KEEPALIVE, type KeepaliveOptions, keepaliveOptions } from "./keepalive.js";
 import { MAX_TIMER_MS, type StreamLimits } from "./limits.js";
-import { type CallHooks, type CallRecord, Registry } from "./registry.js";
+import { type CallRecord, Registry } from "./registry.js";
 import { guardResponses } from "./response-guard.js";
 import type { ClientOf, MethodDescriptor, ServiceDescriptor } from "./service.js";
 import { type LoadBalancing, serviceConfigOption, type UnaryRetry } from "./service-config.js";
@@ -46,8 +47,12 @@ export interface ClientOptions {
    * response guard runs inside them, so they see only valid statuses.
    */
   interceptors?: Interceptor[] | undefined;
-  /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this client makes. */
-  hooks?: CallHooks | undefined;
+  /**
+   * Hooks for every call this client makes (`onCallStart`, `onCallEnd`,
+   * `onMessage`, `onRetry`, `onResumedEnd`): one hooks object, or an array
+   * of them, each run in order. Default: none, which costs nothing.
+   */
+  hooks?: HooksOption | undefined;
   /**
    * How long a call that starts while the channel is not connected waits for
    * a connection before it fails with UNAVAILABLE (reason `peer-gone`),
@@ -116,7 +121,7 @@ export function createClient<S extends ServiceDescriptor>(
   channelOptions.interceptors = [...(options.interceptors ?? channelOptions.interceptors ?? []), guardResponses];
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   guardChannel(channel);
-  const registry = new Registry(options.hooks);
+  const registry = new Registry(options.hooks, "client", "createClient's hooks");
   const target: ChannelCall = {
     channel,
     registry,

@@ -202,6 +202,42 @@ export function findHttp2Stream(call: object): Http2Stream | undefined {
   return findBaseCall(call)?.stream;
 }
 
+/** A grpc-js server handler's message functions, as its innermost call holds them. */
+export interface ServerCodec {
+  serialize: (value: unknown) => Buffer;
+  deserialize: (bytes: Buffer) => unknown;
+}
+
+/**
+ * Replaces, for one server call only, the serializer and deserializer its
+ * innermost call uses: `wrap` gets the method's own and returns the
+ * replacements. Returns false, changing nothing, if they are not found.
+ *
+ * Relies on `BaseServerInterceptingCall` (src/server-interceptors.ts)
+ * keeping its method's handler in the private field `handler`, and reading
+ * `handler.serialize` in `serializeMessage` for each response and
+ * `handler.deserialize` in `decompressAndMaybePush` for each request, at
+ * that moment (not copied at construction). A handler object is shared by
+ * every call of a method, so the call gets a copy. Must run before the
+ * call's first message is read: a handler runs, and the request wait opens
+ * a call, when its HEADERS are read.
+ */
+export function replaceServerCodec(call: object, wrap: (codec: ServerCodec) => ServerCodec): boolean {
+  const base = findBaseCall(call) as (BaseCall & { handler?: Partial<ServerCodec> }) | undefined;
+  const handler = base?.handler;
+  if (
+    base === undefined ||
+    typeof handler !== "object" ||
+    handler === null ||
+    typeof handler.serialize !== "function" ||
+    typeof handler.deserialize !== "function"
+  ) {
+    return false;
+  }
+  base.handler = { ...handler, ...wrap(handler as ServerCodec) };
+  return true;
+}
+
 /** The `stream` field of grpc-js's innermost server call, read directly: any value, unchecked. */
 export function ownStream(call: object): unknown {
   return (call as { stream?: unknown }).stream;

@@ -1,8 +1,11 @@
 import { EndLog } from "./end-log.js";
-import type { RetryInfo } from "./resume-policy.js";
+import { Metadata } from "@grpc/grpc-js";
+import { combineHooks, type HooksOption, type ResolvedHooks } from "./combine-hooks.js";
+import type { ResumedEndInfo, RetryInfo } from "./resume-policy.js";
 import type { RpcError, RpcErrorReason } from "./rpc-error.js";
 import { Status } from "./rpc-error.js";
 import type { MethodKind } from "./service.js";
+import type { UnservedCallInfo } from "./unserved-calls.js";
 
 /**
  * One live call, as `activeStreams()` shows it. Times are epoch
@@ -31,20 +34,45 @@ export interface CallRecord {
   readonly receiveWaitingSince: number | undefined;
 }
 
-/** What `onCallStart` gets. */
+/**
+ * What `onCallStart` gets. `onCallEnd` later gets this same object, with
+ * the end's fields filled in, so a hook can keep per-call state in a
+ * WeakMap keyed by it.
+ */
 export interface CallStartInfo {
+  /** The gRPC path, e.g. "/example.v1.Chat/Say". */
   method: string;
   kind: MethodKind;
+  /** The other side: the client's address on a server, the target as given to `createClient` on a client. */
   peer: string;
+  /** Which side of the call this is. */
+  side: "client" | "server";
+  /**
+   * On a client, the request metadata about to be sent: a hook may add to
+   * it (a trace context, say); it is a copy when the caller passed a
+   * `Metadata`. On a server, the request metadata received.
+   */
+  metadata: Metadata;
+  /** On a client, for an attempt of a resumed stream: its number, from 1. Otherwise undefined. */
+  attempt: number | undefined;
 }
 
 /** What `onCallEnd` gets. `reason` is "ok" for a call that succeeded. */
 export interface CallEndInfo extends CallStartInfo {
   reason: RpcErrorReason | "ok";
   code: Status;
+  /** From the call's start to its end, in milliseconds, with sub-millisecond precision. */
   durationMs: number;
   messagesIn: number;
   messagesOut: number;
+  /**
+   * The bytes of the messages received and sent, each counted as serialized
+   * (what goes on the wire when messages are not compressed; leaksafe never
+   * compresses). Counted only when some hooks object sets `messageSizes`;
+   * otherwise undefined.
+   */
+  bytesIn: number | undefined;
+  bytesOut: number | undefined;
 }
 
 /** What `onMessage` gets: one message, as it was received or sent. */
@@ -58,6 +86,8 @@ export interface MessageEvent {
  * Observability hooks. Each runs synchronously on the call's path, so keep
  * them cheap; an exception from a hook is caught and ignored, never failing
  * the call. `onMessage` runs once per message and costs nothing when unset.
+ * `hooks` on a server or client takes one such object or an array of them,
+ * each hook run in the array's order.
  */
 export interface CallHooks {
   onCallStart?: ((info: CallStartInfo) => void) | undefined;
@@ -68,6 +98,24 @@ export interface CallHooks {
    * after `delayMs`. Each attempt is also a call of its own for the other hooks.
    */
   onRetry?: ((info: RetryInfo) => void) | undefined;
+  /**
+   * Client only: a resumed stream ended for good, after its last attempt's
+   * end (each attempt had its own `onCallEnd`) or during a wait between two.
+   */
+  onResumedEnd?: ((info: ResumedEndInfo) => void) | undefined;
+  /**
+   * Server only: a call that no handler of this server serves ended. grpc-js
+   * answered it itself (UNIMPLEMENTED), so the other hooks never saw it.
+   * `method` is whatever path the peer sent; `registered` tells whether it
+   * is a method of a service added to the server.
+   */
+  onUnservedCall?: ((info: UnservedCallInfo) => void) | undefined;
+  /**
+   * Counts the bytes of every call's messages for `onCallEnd` (`bytesIn`,
+   * `bytesOut`). Default false: it costs a wrapper around the call's
+   * serializer and deserializer, per call.
+   */
+  messageSizes?: boolean | undefined;
 }
 
 /** The registry's own, writable view of a live call. */
@@ -86,6 +134,15 @@ export interface LiveCall {
   receiveWaitingSince: number | undefined;
   /** The per-message hook, or undefined, so the hot path tests one field. */
   readonly onMessage: ((event: MessageEvent) => void) | undefined;
+  /** What the start and end hooks see, or undefined when neither is set. */
+  readonly hooked: HookedCall | undefined;
+}
+
+/** A call as the start and end hooks see it. */
+export interface HookedCall {
+  readonly info: CallEndInfo;
+  /** `performance.now()` at the start. */
+  readonly since: number;
 }
 
 /** The live calls of one server or client. */
@@ -95,15 +152,33 @@ export class Registry {
   /** The calls that ended: counts by reason and the newest few, for `recentEnds()`. */
   readonly ends = new EndLog();
 
+  /** The hooks, combined and guarded (see {@link combineHooks}). */
+  readonly hooks: ResolvedHooks;
   /** The `onRetry` hook, guarded; undefined when unset. */
   readonly onRetry: ((info: RetryInfo) => void) | undefined;
+  /** True when a start or end hook is set: calls then carry a {@link HookedCall}. */
+  readonly observed: boolean;
 
-  constructor(private readonly hooks: CallHooks = {}) {
-    this.onRetry = hooks.onRetry === undefined ? undefined : guard(hooks.onRetry);
+  /** `where` names the option in errors about bad hooks, e.g. "createServer's hooks". */
+  constructor(
+    hooks: HooksOption | undefined = undefined,
+    private readonly side: "client" | "server" = "server",
+    where = "hooks",
+  ) {
+    this.hooks = combineHooks(hooks, where);
+    this.onRetry = this.hooks.onRetry;
+    this.observed = this.hooks.onCallStart !== undefined || this.hooks.onCallEnd !== undefined;
   }
 
-  open(method: string, kind: MethodKind, peer: string, deadline: number | undefined): LiveCall {
-    const onMessage = this.hooks.onMessage;
+  /** `metadata` and `attempt` are for the hooks (see {@link CallStartInfo}). */
+  open(
+    method: string,
+    kind: MethodKind,
+    peer: string,
+    deadline: number | undefined,
+    metadata?: Metadata,
+    attempt?: number,
+  ): LiveCall {
     const call: LiveCall = {
       id: this.nextId++,
       method,
@@ -117,14 +192,42 @@ export class Registry {
       lastMessageOutAt: undefined,
       sendBlockedSince: undefined,
       receiveWaitingSince: undefined,
-      onMessage: onMessage === undefined ? undefined : guard(onMessage),
+      onMessage: this.hooks.onMessage,
+      hooked: this.observed ? this.hook(method, kind, peer, metadata, attempt) : undefined,
     };
     this.live.set(call.id, call);
     const onCallStart = this.hooks.onCallStart;
     if (onCallStart !== undefined) {
-      guard(onCallStart)({ method, kind, peer });
+      onCallStart((call.hooked as HookedCall).info);
     }
     return call;
+  }
+
+  private hook(
+    method: string,
+    kind: MethodKind,
+    peer: string,
+    metadata: Metadata | undefined,
+    attempt: number | undefined,
+  ): HookedCall {
+    const bytes = this.hooks.messageSizes ? 0 : undefined;
+    const info: CallEndInfo = {
+      method,
+      kind,
+      peer,
+      side: this.side,
+      metadata: metadata ?? new Metadata(),
+      attempt,
+      // Filled in at the end; set now, so the object keeps one shape.
+      reason: "ok",
+      code: Status.OK,
+      durationMs: 0,
+      messagesIn: 0,
+      messagesOut: 0,
+      bytesIn: bytes,
+      bytesOut: bytes,
+    };
+    return { info, since: performance.now() };
   }
 
   /** Removes a call that ended, with the error it failed with, if any. */
@@ -132,17 +235,15 @@ export class Registry {
     this.live.delete(call.id);
     this.ends.record(call, failure?.reason ?? "ok", failure?.code ?? Status.OK, Date.now());
     const onCallEnd = this.hooks.onCallEnd;
-    if (onCallEnd !== undefined) {
-      guard(onCallEnd)({
-        method: call.method,
-        kind: call.kind,
-        peer: call.peer,
-        reason: failure?.reason ?? "ok",
-        code: failure?.code ?? Status.OK,
-        durationMs: Date.now() - call.startedAt,
-        messagesIn: call.messagesIn,
-        messagesOut: call.messagesOut,
-      });
+    const hooked = call.hooked;
+    if (onCallEnd !== undefined && hooked !== undefined) {
+      const { info } = hooked;
+      info.reason = failure?.reason ?? "ok";
+      info.code = failure?.code ?? Status.OK;
+      info.durationMs = performance.now() - hooked.since;
+      info.messagesIn = call.messagesIn;
+      info.messagesOut = call.messagesOut;
+      onCallEnd(info);
     }
   }
 
@@ -152,7 +253,7 @@ export class Registry {
 
   /** A snapshot: copies without the hooks, so a caller holding them keeps nothing alive. */
   snapshot(): CallRecord[] {
-    return [...this.live.values()].map(({ onMessage: _, ...record }) => record);
+    return [...this.live.values()].map(({ onMessage: _, hooked: __, ...record }) => record);
   }
 }
 
@@ -172,14 +273,4 @@ export function countOut(call: LiveCall, message: unknown): void {
   if (call.onMessage !== undefined) {
     call.onMessage({ method: call.method, direction: "out", message });
   }
-}
-
-function guard<T>(hook: (arg: T) => void): (arg: T) => void {
-  return (arg) => {
-    try {
-      hook(arg);
-    } catch {
-      // A hook's failure is the hook's problem; the call goes on.
-    }
-  };
 }

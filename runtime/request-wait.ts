@@ -145,7 +145,7 @@ class RequestWait implements ServerInterceptingCallInterface, InterceptingServer
 
   onReceiveMetadata(metadata: Metadata): void {
     const { scope, setup, call } = this;
-    const opened = openCall(scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits);
+    const opened = openCall(scope, setup.method, call.getPeer(), clientDeadline(call), setup.limits, metadata, call);
     this.life = opened.life;
     this.record = opened.record;
     this.deadline = opened.deadline;

@@ -4,7 +4,7 @@
  */
 import type { CallOptions } from "./call-options.js";
 import { checkLimit } from "./limits.js";
-import type { RpcError } from "./rpc-error.js";
+import type { RpcError, RpcErrorReason } from "./rpc-error.js";
 import { Status } from "./rpc-error.js";
 
 /**
@@ -37,6 +37,22 @@ export interface RetryInfo {
   error: RpcError;
   /** How long the call waits before the next attempt, in ms. */
   delayMs: number;
+}
+
+/**
+ * What `onResumedEnd` gets when a resumed stream ends for good: its total
+ * duration across every attempt and wait, and how it ended.
+ */
+export interface ResumedEndInfo {
+  method: string;
+  peer: string;
+  /** How many attempts it made. */
+  attempts: number;
+  /** "ok" when the stream ended normally; "cancelled" when its reader left it. */
+  reason: RpcErrorReason | "ok";
+  code: Status;
+  /** From the first read to the end, in milliseconds, with sub-millisecond precision. */
+  durationMs: number;
 }
 
 /** The per-call side of resumption: the policy plus the caller's callbacks. */

@@ -10,11 +10,17 @@
  */
 import type { CallOptions } from "./call-options.js";
 import { MAX_TIMER_MS } from "./limits.js";
-import { backoffDelay, isRetryable, type ResolvedResume, type RetryInfo } from "./resume-policy.js";
+import {
+  backoffDelay,
+  isRetryable,
+  type ResolvedResume,
+  type ResumedEndInfo,
+  type RetryInfo,
+} from "./resume-policy.js";
 import { messageOf, RpcError, Status } from "./rpc-error.js";
 
-/** Starts one attempt: an ordinary server-streaming call. */
-export type Attempt<Req, Res> = (request: Req, options: CallOptions) => AsyncIterable<Res>;
+/** Starts one attempt, numbered from 1: an ordinary server-streaming call. */
+export type Attempt<Req, Res> = (request: Req, options: CallOptions, attempt: number) => AsyncIterable<Res>;
 
 export interface ResumeContext<Req, Res> {
   attempt: Attempt<Req, Res>;
@@ -25,11 +31,16 @@ export interface ResumeContext<Req, Res> {
   peer: string;
   /** The client's `onRetry` hook, if any. */
   hook: ((info: RetryInfo) => void) | undefined;
+  /** The client's `onResumedEnd` hook, if any (guarded). */
+  onEnd: ((info: ResumedEndInfo) => void) | undefined;
   /** The client's set of things in flight: the stream is in it from its first read to its end. */
   inFlight: Set<{ end(error: RpcError): void }>;
 }
 
 const DONE: IteratorResult<never> = Object.freeze({ value: undefined, done: true });
+
+/** The outcome of a stream whose reader left it (`return()`). */
+const LEFT: unique symbol = Symbol("left");
 
 /**
  * The caller's iterator over every attempt. It is written by hand rather
@@ -52,6 +63,8 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
   /** The error the client's `close()` ended the stream with, if it did. */
   private closedWith: RpcError | undefined;
   private wait: BackoffWait | undefined;
+  /** `performance.now()` at the start, when an `onResumedEnd` hook wants the duration. */
+  private readonly since: number;
 
   constructor(
     request: Req,
@@ -60,6 +73,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     this.request = request;
     const { timeoutMs } = context.options;
     this.deadline = timeoutMs > 0 ? Date.now() + timeoutMs : undefined;
+    this.since = context.onEnd === undefined ? 0 : performance.now();
     context.inFlight.add(this);
   }
 
@@ -78,7 +92,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
         break;
       }
       if (result.done === true) {
-        this.finish();
+        this.finish(undefined);
         return DONE;
       }
       this.received = true;
@@ -95,7 +109,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
 
   /** Ends the stream at once: the attempt in progress is cancelled, or the wait for the next one is cut short. */
   return(): Promise<IteratorResult<Res>> {
-    this.stop();
+    this.stop(LEFT);
     return Promise.resolve(DONE);
   }
 
@@ -103,22 +117,35 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
   end(error: RpcError): void {
     if (!this.ended) {
       this.closedWith = error.afterAttempts(this.attempts);
-      this.stop();
+      this.stop(this.closedWith);
     }
   }
 
-  private stop(): void {
+  private stop(outcome: RpcError | typeof LEFT): void {
     const current = this.current;
-    this.finish();
+    this.finish(outcome);
     this.wait?.cut();
     // The attempt's own return() cancels its call, and its pending read rejects.
     current?.return?.()?.catch(() => {});
   }
 
-  private finish(): void {
+  /** `outcome`: undefined for a normal end, LEFT when the reader left, else the error it ended with. */
+  private finish(outcome: RpcError | typeof LEFT | undefined): void {
+    const first = !this.ended;
     this.ended = true;
     this.current = undefined;
     this.context.inFlight.delete(this);
+    const { onEnd, method, peer } = this.context;
+    if (first && onEnd !== undefined) {
+      onEnd({
+        method,
+        peer,
+        attempts: this.attempts,
+        reason: outcome === undefined ? "ok" : outcome === LEFT ? "cancelled" : outcome.reason,
+        code: outcome === undefined ? Status.OK : outcome === LEFT ? Status.CANCELLED : outcome.code,
+        durationMs: performance.now() - this.since,
+      });
+    }
   }
 
   private startAttempt(): AsyncIterator<Res> {
@@ -126,7 +153,9 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     this.received = false;
     const { deadline } = this;
     const timeoutMs = deadline === undefined ? 0 : Math.max(1, deadline - Date.now());
-    this.current = this.context.attempt(this.request, { ...this.context.options, timeoutMs })[Symbol.asyncIterator]();
+    this.current = this.context
+      .attempt(this.request, { ...this.context.options, timeoutMs }, this.attempts)
+      [Symbol.asyncIterator]();
     return this.current;
   }
 
@@ -140,8 +169,9 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     this.emptyInRow = this.received ? 0 : this.emptyInRow + 1;
     const outOfAttempts = settings.maxAttempts > 0 && this.emptyInRow >= settings.maxAttempts;
     if (!isRetryable(error, settings.retryCodes) || outOfAttempts) {
-      this.finish();
-      throw error.afterAttempts(this.attempts);
+      const final = error.afterAttempts(this.attempts);
+      this.finish(final);
+      throw final;
     }
     if (this.received) {
       this.request = this.nextRequest(this.lastMessage as Res);
@@ -157,7 +187,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     try {
       await this.wait.promise;
     } catch (waitError) {
-      this.finish();
+      this.finish(waitError as RpcError);
       throw waitError;
     } finally {
       this.wait = undefined;
@@ -172,12 +202,13 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     try {
       return resumeRequest(last, this.request);
     } catch (thrown) {
-      this.finish();
-      throw new RpcError(Status.CANCELLED, `resumeRequest threw: ${messageOf(thrown)}`, {
+      const error = new RpcError(Status.CANCELLED, `resumeRequest threw: ${messageOf(thrown)}`, {
         reason: "cancelled",
         cause: thrown,
         attempts: this.attempts,
       });
+      this.finish(error);
+      throw error;
     }
   }
 }

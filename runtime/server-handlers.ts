@@ -85,7 +85,7 @@ function begin(setup: Setup, call: SurfaceCall, end: (status: ServerErrorRespons
   const singleRequest = method.kind === "unary" || method.kind === "server-streaming";
   const opened =
     (singleRequest ? scope.takeWaiting(call) : undefined) ??
-    openCall(scope, method, call.getPeer(), clientDeadline(call), limits);
+    openCall(scope, method, call.getPeer(), clientDeadline(call), limits, call.metadata, call);
   const { life, record, deadline, timer, stream } = opened;
   const context = new CallContext(call, life);
   let over = false;

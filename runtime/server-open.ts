@@ -1,8 +1,10 @@
 import type { Http2Stream } from "node:http2";
+import type { Metadata } from "@grpc/grpc-js";
 import { CallLifecycle, RELEASE } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
-import { DEADLINE_SKEW_MS } from "./grpc-internals.js";
+import { DEADLINE_SKEW_MS, noteMissing, replaceServerCodec } from "./grpc-internals.js";
 import type { ResolvedLimits } from "./limits.js";
+import { countedInfo, countingDeserializer, countingSerializer } from "./message-bytes.js";
 import type { LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import type { MethodDescriptor, MethodKind } from "./service.js";
@@ -40,6 +42,8 @@ export interface OpenedCall {
  * Opens one call: its lifecycle, its registry entry, and its place in the
  * list shutdown ends. Both leave when the lifecycle ends. The caller
  * registers how a failure answers the peer, then calls {@link refuseIfStopping}.
+ * `call` is grpc-js's call (a handler's, or an intercepting one), and
+ * `metadata` its request metadata, for the hooks.
  */
 export function openCall(
   scope: ServerScope,
@@ -47,16 +51,39 @@ export function openCall(
   peer: string,
   clientDeadline: Date | number | undefined,
   limits: ResolvedLimits,
+  metadata: Metadata,
+  call: object,
 ): OpenedCall {
   const life = new CallLifecycle();
   const incoming = clientDeadline === undefined ? Number.POSITIVE_INFINITY : Number(clientDeadline);
   const own = limits.timeoutMs > 0 ? Date.now() + limits.timeoutMs : Number.POSITIVE_INFINITY;
   const deadline = Math.min(Number.isNaN(incoming) ? Number.POSITIVE_INFINITY : incoming, own);
-  const record = scope.registry.open(method.path, method.kind, peer, Number.isFinite(deadline) ? deadline : undefined);
+  const record = scope.registry.open(
+    method.path,
+    method.kind,
+    peer,
+    Number.isFinite(deadline) ? deadline : undefined,
+    metadata,
+  );
+  const counted = countedInfo(record.hooked);
+  if (counted !== undefined) {
+    countBytes(call, counted);
+  }
   const entry = new LiveEntry(method.kind, life, scope, record);
   scope.live.add(entry);
   life.defer(entry);
   return { life, record, deadline };
+}
+
+/** Counts the bytes of the call's messages into `counted` (its hooks' end info). */
+function countBytes(call: object, counted: Parameters<typeof countingSerializer>[1]): void {
+  const replaced = replaceServerCodec(call, ({ serialize, deserialize }) => ({
+    serialize: countingSerializer(serialize, counted),
+    deserialize: countingDeserializer(deserialize, counted),
+  }));
+  if (!replaced) {
+    noteMissing("BaseServerInterceptingCall.handler (message sizes for hooks)");
+  }
 }
 
 /** A call's place in the list shutdown ends; it leaves, with its registry entry, when the call ends. */

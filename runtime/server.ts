@@ -5,19 +5,21 @@ import {
   type ServerCredentials,
   type ServerInterceptor,
 } from "@grpc/grpc-js";
+import type { HooksOption } from "./combine-hooks.js";
 import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
 import type { RecentEnds } from "./end-log.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type Health, HealthStatuses, serviceNames } from "./health.js";
 import { type KeepaliveOptions, keepaliveOptions, SERVER_KEEPALIVE } from "./keepalive.js";
 import { MAX_TIMER_MS, type ResolvedLimits, resolveLimits, type StreamLimits } from "./limits.js";
-import { type CallHooks, type CallRecord, Registry } from "./registry.js";
+import { type CallRecord, Registry } from "./registry.js";
 import { RequestWaits } from "./request-wait.js";
 import { RpcError, Status } from "./rpc-error.js";
 import { adaptMethod } from "./server-handlers.js";
 import type { ServerCallLimits, ServerScope } from "./server-open.js";
 import { ServerSessions } from "./server-sessions.js";
 import type { ImplementationOf, MethodKind, ServiceDescriptor } from "./service.js";
+import { UnservedCalls } from "./unserved-calls.js";
 
 /**
  * Options for `createServer`. `idleConnectionMs` and `maxConcurrentStreams`
@@ -30,8 +32,13 @@ export interface ServerOptions extends ConnectionLimits {
    * 10 s to answer). `false` turns them off.
    */
   keepalive?: KeepaliveOptions | false | undefined;
-  /** `onCallStart`, `onCallEnd` and `onMessage`, for every call this server serves. */
-  hooks?: CallHooks | undefined;
+  /**
+   * Hooks for every call this server serves (`onCallStart`, `onCallEnd`,
+   * `onMessage`), and for calls to methods it does not serve
+   * (`onUnservedCall`): one hooks object, or an array of them, each run in
+   * order. Default: none, which costs nothing.
+   */
+  hooks?: HooksOption | undefined;
   /** grpc-js server interceptors; they see every call before leaksafe does. */
   interceptors?: ServerInterceptor[] | undefined;
   /** grpc-js server options (`grpc.*` keys); they override everything else. */
@@ -164,7 +171,7 @@ const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   assertGrpcInternals("server");
-  const registry = new Registry(options.hooks);
+  const registry = new Registry(options.hooks, "server", "createServer's hooks");
   const streamAge = checkMaxStreamAge(options.maxStreamAgeMs);
   const scope: ServerScope = {
     registry,
@@ -185,6 +192,15 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
   const paths = new Set<string>();
   const sessions = new ServerSessions((path) => paths.has(path));
   const health = new HealthStatuses();
+  const onUnserved = registry.hooks.onUnservedCall;
+  const unserved =
+    onUnserved === undefined
+      ? undefined
+      : new UnservedCalls(
+          onUnserved,
+          (path) => waits.methods.has(path),
+          (path) => paths.has(path),
+        );
   let healthAdded = false;
   let stopping: Promise<ShutdownReport> | undefined;
   let state: ServerState = "created";
@@ -228,6 +244,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
           }
           try {
             sessions.watch(server);
+            unserved?.watch(server);
             resolve(port);
           } catch (failure) {
             server.forceShutdown();
