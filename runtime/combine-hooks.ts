@@ -31,9 +31,10 @@ const SLOTS = ["onCallStart", "onCallEnd", "onMessage", "onRetry", "onResumedEnd
  */
 export function combineHooks(hooks: HooksOption | undefined, where: string): ResolvedHooks {
   const list: readonly unknown[] = hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
-  list.forEach((entry, index) =>
-    check(entry, list.length === 1 && !Array.isArray(hooks) ? where : `${where}[${index}]`),
-  );
+  const single = !Array.isArray(hooks);
+  for (const [index, entry] of list.entries()) {
+    check(entry, single ? where : `${where}[${index}]`);
+  }
   const all = list as readonly CallHooks[];
   const slot = <K extends (typeof SLOTS)[number]>(name: K): CallHooks[K] =>
     chain(all.flatMap((h) => (h[name] === undefined ? [] : [h[name] as (arg: never) => void]))) as CallHooks[K];
