@@ -143,6 +143,12 @@ export interface HookedCall {
   readonly info: CallEndInfo;
   /** `performance.now()` at the start. */
   readonly since: number;
+  /**
+   * When set, `onCallEnd` waits until this calls `report`: a server counting
+   * bytes reports once the HTTP/2 stream has closed, since the responses a
+   * stream still buffers at the call's end are serialized only as they go out.
+   */
+  hold: ((report: () => void) => void) | undefined;
 }
 
 /** The live calls of one server or client. */
@@ -227,7 +233,7 @@ export class Registry {
       bytesIn: bytes,
       bytesOut: bytes,
     };
-    return { info, since: performance.now() };
+    return { info, since: performance.now(), hold: undefined };
   }
 
   /** Removes a call that ended, with the error it failed with, if any. */
@@ -243,7 +249,11 @@ export class Registry {
       info.durationMs = performance.now() - hooked.since;
       info.messagesIn = call.messagesIn;
       info.messagesOut = call.messagesOut;
-      onCallEnd(info);
+      if (hooked.hold === undefined) {
+        onCallEnd(info);
+      } else {
+        hooked.hold(() => onCallEnd(info));
+      }
     }
   }
 

@@ -2,10 +2,10 @@ import type { Http2Stream } from "node:http2";
 import type { Metadata } from "@grpc/grpc-js";
 import { CallLifecycle, RELEASE } from "./call-lifecycle.js";
 import { CallTimer, type ReceiveState } from "./call-timer.js";
-import { DEADLINE_SKEW_MS, noteMissing, replaceServerCodec } from "./grpc-internals.js";
+import { DEADLINE_SKEW_MS, findHttp2Stream, noteMissing, replaceServerCodec } from "./grpc-internals.js";
 import type { ResolvedLimits } from "./limits.js";
 import { countedInfo, countingDeserializer, countingSerializer } from "./message-bytes.js";
-import type { LiveCall, Registry } from "./registry.js";
+import type { HookedCall, LiveCall, Registry } from "./registry.js";
 import { RpcError, Status } from "./rpc-error.js";
 import type { MethodDescriptor, MethodKind } from "./service.js";
 
@@ -67,7 +67,7 @@ export function openCall(
   );
   const counted = countedInfo(record.hooked);
   if (counted !== undefined) {
-    countBytes(call, counted);
+    countBytes(call, record.hooked as HookedCall);
   }
   const entry = new LiveEntry(method.kind, life, scope, record);
   scope.live.add(entry);
@@ -75,14 +75,27 @@ export function openCall(
   return { life, record, deadline };
 }
 
-/** Counts the bytes of the call's messages into `counted` (its hooks' end info). */
-function countBytes(call: object, counted: Parameters<typeof countingSerializer>[1]): void {
+/**
+ * Counts the bytes of the call's messages into its hooks' end info. The
+ * responses a stream still buffers when the call ends are serialized as
+ * they go out, so `onCallEnd` waits for the HTTP/2 stream's close.
+ */
+function countBytes(call: object, hooked: HookedCall): void {
+  const { info } = hooked;
   const replaced = replaceServerCodec(call, ({ serialize, deserialize }) => ({
-    serialize: countingSerializer(serialize, counted),
-    deserialize: countingDeserializer(deserialize, counted),
+    serialize: countingSerializer(serialize, info),
+    deserialize: countingDeserializer(deserialize, info),
   }));
   if (!replaced) {
     noteMissing("BaseServerInterceptingCall.handler (message sizes for hooks)");
+    return;
+  }
+  const stream = findHttp2Stream(call);
+  if (stream !== undefined) {
+    hooked.hold = (report) => {
+      if (stream.closed) report();
+      else stream.once("close", report);
+    };
   }
 }
 
