@@ -4,6 +4,7 @@
  */
 export type { CallOptions, MetadataInit } from "./call-options.js";
 export { type ClientBase, type ClientOptions, CONNECT_TIMEOUT_MS, createClient } from "./client.js";
+export type { HooksOption } from "./combine-hooks.js";
 export { CONNECTION_DEFAULTS, type ConnectionLimits } from "./connection-limits.js";
 export { type EndReason, type EndRecord, RECENT_ENDS, type RecentEnds } from "./end-log.js";
 export type { Health, ServingStatus } from "./health.js";
@@ -21,6 +22,7 @@ export {
 export type { CallEndInfo, CallHooks, CallRecord, CallStartInfo, MessageEvent } from "./registry.js";
 export {
   RESUME_DEFAULTS,
+  type ResumedEndInfo,
   type ResumeOptions,
   type ResumePolicy,
   type RetryInfo,
@@ -51,3 +53,4 @@ export {
 } from "./service.js";
 export { type LoadBalancing, UNARY_RETRY_DEFAULTS, type UnaryRetry } from "./service-config.js";
 export { STATUS_DETAILS_KEY, STATUS_DETAILS_LIMIT, type StatusDetail } from "./status-details.js";
+export type { UnservedCallInfo } from "./unserved-calls.js";
