@@ -43,17 +43,22 @@ test("the runtime has no dependencies and ships its build, types, options.proto 
   const m = runtime.manifest;
   assert.equal(m.name, "leaksafe");
   assert.equal(m.dependencies, undefined, "the runtime must have no dependencies");
-  assert.deepEqual(Object.keys(m.peerDependencies as object), ["@grpc/grpc-js", "@bufbuild/protobuf"]);
+  assert.deepEqual(Object.keys(m.peerDependencies as object), [
+    "@grpc/grpc-js",
+    "@bufbuild/protobuf",
+    "@opentelemetry/api",
+  ]);
   assert.deepEqual(
     m.peerDependenciesMeta,
-    { "@bufbuild/protobuf": { optional: true } },
-    "only the health service needs @bufbuild/protobuf, which ts-proto's output needs anyway",
+    { "@bufbuild/protobuf": { optional: true }, "@opentelemetry/api": { optional: true } },
+    "only the health service needs @bufbuild/protobuf, which ts-proto's output needs anyway, and only leaksafe/otel @opentelemetry/api",
   );
   for (const file of [
     "dist/index.js",
     "dist/index.d.ts",
     "dist/testing/index.js",
     "dist/health-stubs.js",
+    "dist/otel.js",
     "proto/leaksafe/v1/options.proto",
     "proto/grpc/health/v1/health.proto",
   ]) {
