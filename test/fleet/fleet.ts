@@ -37,6 +37,8 @@ export interface FleetOptions {
   postEveryMs: number;
   /** Steady time before the restarts, and after each. */
   settleMs: number;
+  /** How long to wait, after each disruption, for the split to even out. */
+  balanceLimitMs: number;
   /** Progress lines, e.g. to a test's diagnostics. */
   log?: (line: string) => void;
 }
@@ -55,6 +57,13 @@ export interface FleetReport {
   /** The split two ages after the rolling restart, and after the SIGKILL. */
   balancedAfterRestart: number[];
   balancedAfterKill: number[];
+  /**
+   * How long after the rolling restart, and after the SIGKILL, the split
+   * first came within ±20 % of an even share (undefined: not within
+   * `balanceLimitMs`), with that split.
+   */
+  rebalancedAfterRestart: { afterMs: number | undefined; split: number[] };
+  rebalancedAfterKill: { afterMs: number | undefined; split: number[] };
   /** Each SIGTERM'd replica's shutdown report. */
   shutdowns: Array<{ replica: number; report: ShutdownReport | null }>;
   durationMs: number;
@@ -138,6 +147,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     splits: [],
     balancedAfterRestart: [],
     balancedAfterKill: [],
+    rebalancedAfterRestart: { afterMs: undefined, split: [] },
+    rebalancedAfterKill: { afterMs: undefined, split: [] },
     shutdowns: [],
     durationMs: 0,
   };
@@ -211,6 +222,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     }
     return last;
   };
+  const even = (split: number[]): boolean => {
+    const share = options.watches / options.replicas;
+    return split.every((n) => Math.abs(n - share) <= share * 0.2);
+  };
+  /** Waits, from `since`, for an even split, up to `balanceLimitMs`. */
+  const untilEven = async (since: number): Promise<{ afterMs: number | undefined; split: number[] }> => {
+    for (;;) {
+      const split = await settledSplit();
+      if (even(split)) return { afterMs: Date.now() - since, split };
+      if (Date.now() - since > options.balanceLimitMs) return { afterMs: undefined, split };
+      await sleep(250);
+    }
+  };
   const sampler = (async () => {
     while (!stop.signal.aborted) {
       report.splits.push({ atMs: Date.now() - started, phase, split: await split() });
@@ -228,8 +252,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     await sleep(options.settleMs / 2);
   }
   phase = "after restart";
+  let disrupted = Date.now();
   await sleep(2 * rebalanceMs);
   report.balancedAfterRestart = await settledSplit();
+  report.rebalancedAfterRestart = await untilEven(disrupted);
   log(`split two ages after the rolling restart: ${report.balancedAfterRestart}`);
 
   phase = "sigkill";
@@ -238,8 +264,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   await sleep(options.settleMs / 2);
   await replicas[0]?.start();
   phase = "after sigkill";
+  disrupted = Date.now();
   await sleep(2 * rebalanceMs);
   report.balancedAfterKill = await settledSplit();
+  report.rebalancedAfterKill = await untilEven(disrupted);
   log(`split two ages after the SIGKILL: ${report.balancedAfterKill}`);
 
   stop.abort();
