@@ -3,6 +3,7 @@
  */
 import type { DescFile, DescMessage, DescMethod, DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { embeddedFiles } from "./file-descriptors.js";
 import type { PluginOptions } from "./options.js";
 import { leadingComment } from "./source-comments.js";
 import { POLICY_FIELDS, type PolicyReader } from "./stream-policy.js";
@@ -47,6 +48,7 @@ export function buildFileView(
     runtimeAlias: "$leaksafe",
     imports: names.imports(outputPath, options),
     services,
+    descriptorSet: { name: "$fileDescriptors", files: embeddedFiles(file) },
   };
 
   function buildService(service: DescService, localNames: LocalNames): ServiceView {

@@ -24,6 +24,35 @@ export interface FileView {
   /** ts-proto modules to import message types from, sorted by specifier. */
   imports: ImportView[];
   services: ServiceView[];
+  /** What the file carries for server reflection. */
+  descriptorSet: DescriptorSetView;
+}
+
+/**
+ * The descriptors a generated file carries for server reflection, written
+ * by `file-descriptors.hbs` as a function that `service.hbs` hands to
+ * `defineService`.
+ */
+export interface DescriptorSetView {
+  /**
+   * The name of the function that returns them: `$fileDescriptors`. It holds
+   * a `$`, which no proto identifier can, so it never clashes with a message.
+   */
+  name: string;
+  /** The file itself first, then every file it imports, directly or not, each once. */
+  files: EmbeddedFileView[];
+}
+
+/** One file's descriptor, as generated code carries it. */
+export interface EmbeddedFileView {
+  /** The proto file's name, e.g. "example/v1/chat.proto". */
+  name: string;
+  /**
+   * Its google.protobuf.FileDescriptorProto without source code info,
+   * serialized, in base64 lines of at most 100 characters (each a multiple
+   * of 4, so each decodes on its own).
+   */
+  base64: string[];
 }
 
 export interface HeaderView {

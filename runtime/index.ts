@@ -43,6 +43,7 @@ export {
   type ClientOf,
   defineService,
   deserializer,
+  type EmbeddedFile,
   type ImplementationOf,
   type MessageCodec,
   type MethodDescriptor,

@@ -40,12 +40,57 @@ export type ImplementationOf<S> = S extends { readonly [serviceTypes]?: { implem
 export type ClientOf<S> = S extends { readonly [serviceTypes]?: { client: infer C } } ? C : never;
 
 /**
- * Ties method descriptors to their implementation and client interfaces.
- * Used by generated code: `defineService<ChatImplementation, ChatClient>()({ … })`.
- * It returns the descriptors unchanged.
+ * One proto file's descriptor as generated code carries it, for server
+ * reflection: a google.protobuf.FileDescriptorProto, serialized, in base64
+ * lines that are joined before decoding.
  */
-export function defineService<I, C>(): <const M extends ServiceDescriptor>(methods: M) => TypedService<M, I, C> {
-  return (methods) => methods;
+export interface EmbeddedFile {
+  /** The proto file's name, e.g. "example/v1/chat.proto". */
+  readonly name: string;
+  readonly base64: readonly string[];
+}
+
+/** What reflection knows of a service: its full name and the files that describe it. */
+export interface ServiceReflection {
+  /** The service's full proto name, e.g. "example.v1.Chat". */
+  readonly name: string;
+  /** The file declaring the service first, then every file it imports. */
+  readonly files: () => readonly EmbeddedFile[];
+}
+
+/**
+ * Where `defineService` keeps a service's {@link ServiceReflection}: a
+ * non-enumerable property, so that grpc-js, which walks a service's keys,
+ * and `server.add` never see it. `Symbol.for`, so that a second copy of the
+ * runtime in the same process still finds it.
+ */
+const REFLECTION: unique symbol = Symbol.for("leaksafe.reflection");
+
+/**
+ * Ties method descriptors to their implementation and client interfaces.
+ * Used by generated code:
+ * `defineService<ChatImplementation, ChatClient>("example.v1.Chat", $fileDescriptors)({ … })`.
+ * It returns the descriptors themselves. When `name` and `files` are given
+ * (the plugin always gives them; code generated before it did, or by a
+ * template that leaves them out, still works), a server with
+ * `reflection: true` describes the service with them.
+ */
+export function defineService<I, C>(
+  name?: string,
+  files?: () => readonly EmbeddedFile[],
+): <const M extends ServiceDescriptor>(methods: M) => TypedService<M, I, C> {
+  return (methods) => {
+    if (name !== undefined && files !== undefined) {
+      const reflection: ServiceReflection = { name, files };
+      Object.defineProperty(methods, REFLECTION, { value: reflection });
+    }
+    return methods;
+  };
+}
+
+/** What `defineService` recorded for server reflection, or undefined for a service defined without it. */
+export function reflectionOf(service: ServiceDescriptor): ServiceReflection | undefined {
+  return (service as { [REFLECTION]?: ServiceReflection })[REFLECTION];
 }
 
 /** What ts-proto generates for each message: `encode` and `decode`. */

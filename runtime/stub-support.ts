@@ -8,4 +8,4 @@ export type { CallOptions } from "./call-options.js";
 export type { ClientBase } from "./client.js";
 export type { ServerStreamCallOptions } from "./resume-policy.js";
 export type { ServerContext } from "./server-context.js";
-export { defineService, deserializer, serializer } from "./service.js";
+export { defineService, deserializer, type EmbeddedFile, serializer } from "./service.js";

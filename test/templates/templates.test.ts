@@ -85,8 +85,11 @@ describe("lookup", () => {
     const dir = folder("wrap", { "service.hbs": "{{> @default/service}}\n\n// after {{fullName}}\n" });
     const out = generate(`importSuffix=.js,templates=${dir}`).get(CHAT) ?? "";
     const body = (s: string) => s.slice(s.indexOf("import * as"));
-    assert.ok(body(out).startsWith(body(stock()).trimEnd()), "the stock output comes first, unchanged");
-    assert.match(out, /\/\/ after example\.v1\.Chat\n$/);
+    // The services, before the descriptors that end every file.
+    const services = (s: string) => body(s).slice(0, body(s).indexOf("\n/**\n * For server reflection")).trimEnd();
+    assert.ok(body(out).startsWith(services(stock())), "the stock output comes first, unchanged");
+    assert.match(out, /\/\/ after example\.v1\.Chat\n\n\/\*\*\n \* For server reflection/);
+    assert.ok(out.endsWith(body(stock()).slice(services(stock()).length)), "the descriptors end the file, unchanged");
   });
 
   test("a new partial can be added and used", () => {

@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { FloodRequest, Payload, SinkSummary } from "./bench.js";
 
 /** Bench is served in one process and called from another. */
-export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>()({
+export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>("bench.v1.Bench", $fileDescriptors)({
   /** Echo answers one payload with the same payload. */
   echo: {
     path: "/bench.v1.Bench/Echo",
@@ -106,4 +106,25 @@ export interface BenchClient extends $leaksafe.ClientBase {
   sink(requests: AsyncIterable<Payload> | Iterable<Payload>, options?: $leaksafe.CallOptions): Promise<SinkSummary>;
   /** Idle sends nothing and stays open until the client leaves. */
   idle(request: FloodRequest, options?: $leaksafe.ServerStreamCallOptions<FloodRequest, Payload>): AsyncIterable<Payload>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of bench/v1/bench.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "bench/v1/bench.proto",
+      base64: [
+        "ChRiZW5jaC92MS9iZW5jaC5wcm90bxIIYmVuY2gudjEiIwoLU2lua1N1bW1hcnkSFAoFY291bnQYASABKARSBWNvdW50IjgKDEZs",
+        "b29kUmVxdWVzdBIUCgVjb3VudBgBIAEoDVIFY291bnQSEgoEc2l6ZRgCIAEoDVIEc2l6ZSIdCgdQYXlsb2FkEhIKBGRhdGEYASAB",
+        "KAxSBGRhdGEyigIKBUJlbmNoEiwKBEVjaG8SES5iZW5jaC52MS5QYXlsb2FkGhEuYmVuY2gudjEuUGF5bG9hZBI0CgVGbG9vZBIW",
+        "LmJlbmNoLnYxLkZsb29kUmVxdWVzdBoRLmJlbmNoLnYxLlBheWxvYWQwARI0CghQaW5nUG9uZxIRLmJlbmNoLnYxLlBheWxvYWQa",
+        "ES5iZW5jaC52MS5QYXlsb2FkKAEwARIyCgRTaW5rEhEuYmVuY2gudjEuUGF5bG9hZBoVLmJlbmNoLnYxLlNpbmtTdW1tYXJ5KAES",
+        "MwoESWRsZRIWLmJlbmNoLnYxLkZsb29kUmVxdWVzdBoRLmJlbmNoLnYxLlBheWxvYWQwAWIGcHJvdG8z",
+      ],
+    },
+  ];
 }

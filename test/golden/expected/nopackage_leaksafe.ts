@@ -6,7 +6,7 @@
 import * as $leaksafe from "leaksafe";
 import { Loose } from "./nopackage.js";
 
-export const UnpackagedService = $leaksafe.defineService<UnpackagedImplementation, UnpackagedClient>()({
+export const UnpackagedService = $leaksafe.defineService<UnpackagedImplementation, UnpackagedClient>("Unpackaged", $fileDescriptors)({
   send: {
     path: "/Unpackaged/Send",
     requestStream: false,
@@ -30,4 +30,21 @@ export interface UnpackagedImplementation {
 /** A client of Unpackaged, made by `createClient(UnpackagedService, address)`. */
 export interface UnpackagedClient extends $leaksafe.ClientBase {
   send(request: Loose, options?: $leaksafe.CallOptions): Promise<Loose>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of nopackage.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "nopackage.proto",
+      base64: [
+        "Cg9ub3BhY2thZ2UucHJvdG8iGwoFTG9vc2USEgoEdGV4dBgBIAEoCVIEdGV4dDIkCgpVbnBhY2thZ2VkEhYKBFNlbmQSBi5Mb29z",
+        "ZRoGLkxvb3NlYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

@@ -8,7 +8,7 @@ import { Item } from "./alpha/v1/common.js";
 import { Item as Item$ } from "./beta/v1/common.js";
 
 /** Two messages called Item, from files both called common.proto. */
-export const ConvertService = $leaksafe.defineService<ConvertImplementation, ConvertClient>()({
+export const ConvertService = $leaksafe.defineService<ConvertImplementation, ConvertClient>("golden.samename.Convert", $fileDescriptors)({
   alphaToBeta: {
     path: "/golden.samename.Convert/AlphaToBeta",
     requestStream: false,
@@ -47,4 +47,37 @@ export interface ConvertImplementation {
 export interface ConvertClient extends $leaksafe.ClientBase {
   alphaToBeta(request: Item, options?: $leaksafe.CallOptions): Promise<Item$>;
   betaToAlpha(request: Item$, options?: $leaksafe.CallOptions): Promise<Item>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of samename/svc.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "samename/svc.proto",
+      base64: [
+        "ChJzYW1lbmFtZS9zdmMucHJvdG8SD2dvbGRlbi5zYW1lbmFtZRoec2FtZW5hbWUvYWxwaGEvdjEvY29tbW9uLnByb3RvGh1zYW1l",
+        "bmFtZS9iZXRhL3YxL2NvbW1vbi5wcm90bzKlAQoHQ29udmVydBJMCgtBbHBoYVRvQmV0YRIeLmdvbGRlbi5zYW1lbmFtZS5hbHBo",
+        "YS52MS5JdGVtGh0uZ29sZGVuLnNhbWVuYW1lLmJldGEudjEuSXRlbRJMCgtCZXRhVG9BbHBoYRIdLmdvbGRlbi5zYW1lbmFtZS5i",
+        "ZXRhLnYxLkl0ZW0aHi5nb2xkZW4uc2FtZW5hbWUuYWxwaGEudjEuSXRlbWIGcHJvdG8z",
+      ],
+    },
+    {
+      name: "samename/alpha/v1/common.proto",
+      base64: [
+        "Ch5zYW1lbmFtZS9hbHBoYS92MS9jb21tb24ucHJvdG8SGGdvbGRlbi5zYW1lbmFtZS5hbHBoYS52MSIcCgRJdGVtEhQKBWFscGhh",
+        "GAEgASgJUgVhbHBoYWIGcHJvdG8z",
+      ],
+    },
+    {
+      name: "samename/beta/v1/common.proto",
+      base64: [
+        "Ch1zYW1lbmFtZS9iZXRhL3YxL2NvbW1vbi5wcm90bxIXZ29sZGVuLnNhbWVuYW1lLmJldGEudjEiGgoESXRlbRISCgRiZXRhGAEg",
+        "ASgJUgRiZXRhYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

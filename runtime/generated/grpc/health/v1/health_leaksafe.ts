@@ -7,7 +7,7 @@ import * as $leaksafe from "../../../../stub-support.js";
 import { HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse } from "./health.js";
 
 /** Health tells whether a server, or one service on it, takes calls. */
-export const HealthService = $leaksafe.defineService<HealthImplementation, HealthClient>()({
+export const HealthService = $leaksafe.defineService<HealthImplementation, HealthClient>("grpc.health.v1.Health", $fileDescriptors)({
   /**
    * Check answers once with the service's status, or NOT_FOUND when the
    * server knows no service of that name.
@@ -91,4 +91,30 @@ export interface HealthClient extends $leaksafe.ClientBase {
    * watcher can wait for a service to appear.
    */
   watch(request: HealthCheckRequest, options?: $leaksafe.ServerStreamCallOptions<HealthCheckRequest, HealthCheckResponse>): AsyncIterable<HealthCheckResponse>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of grpc/health/v1/health.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "grpc/health/v1/health.proto",
+      base64: [
+        "ChtncnBjL2hlYWx0aC92MS9oZWFsdGgucHJvdG8SDmdycGMuaGVhbHRoLnYxIi4KEkhlYWx0aENoZWNrUmVxdWVzdBIYCgdzZXJ2",
+        "aWNlGAEgASgJUgdzZXJ2aWNlIrEBChNIZWFsdGhDaGVja1Jlc3BvbnNlEkkKBnN0YXR1cxgBIAEoDjIxLmdycGMuaGVhbHRoLnYx",
+        "LkhlYWx0aENoZWNrUmVzcG9uc2UuU2VydmluZ1N0YXR1c1IGc3RhdHVzIk8KDVNlcnZpbmdTdGF0dXMSCwoHVU5LTk9XThAAEgsK",
+        "B1NFUlZJTkcQARIPCgtOT1RfU0VSVklORxACEhMKD1NFUlZJQ0VfVU5LTk9XThADIhMKEUhlYWx0aExpc3RSZXF1ZXN0IsQBChJI",
+        "ZWFsdGhMaXN0UmVzcG9uc2USTAoIc3RhdHVzZXMYASADKAsyMC5ncnBjLmhlYWx0aC52MS5IZWFsdGhMaXN0UmVzcG9uc2UuU3Rh",
+        "dHVzZXNFbnRyeVIIc3RhdHVzZXMaYAoNU3RhdHVzZXNFbnRyeRIQCgNrZXkYASABKAlSA2tleRI5CgV2YWx1ZRgCIAEoCzIjLmdy",
+        "cGMuaGVhbHRoLnYxLkhlYWx0aENoZWNrUmVzcG9uc2VSBXZhbHVlOgI4ATKHAgoGSGVhbHRoElUKBUNoZWNrEiIuZ3JwYy5oZWFs",
+        "dGgudjEuSGVhbHRoQ2hlY2tSZXF1ZXN0GiMuZ3JwYy5oZWFsdGgudjEuSGVhbHRoQ2hlY2tSZXNwb25zZSIDkAIBElIKBExpc3QS",
+        "IS5ncnBjLmhlYWx0aC52MS5IZWFsdGhMaXN0UmVxdWVzdBoiLmdycGMuaGVhbHRoLnYxLkhlYWx0aExpc3RSZXNwb25zZSIDkAIB",
+        "ElIKBVdhdGNoEiIuZ3JwYy5oZWFsdGgudjEuSGVhbHRoQ2hlY2tSZXF1ZXN0GiMuZ3JwYy5oZWFsdGgudjEuSGVhbHRoQ2hlY2tS",
+        "ZXNwb25zZTABYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

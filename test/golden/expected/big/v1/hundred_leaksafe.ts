@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { In, Out } from "./hundred.js";
 
 /** A service with 100 methods, of all four kinds. */
-export const HundredService = $leaksafe.defineService<HundredImplementation, HundredClient>()({
+export const HundredService = $leaksafe.defineService<HundredImplementation, HundredClient>("golden.big.v1.Hundred", $fileDescriptors)({
   method000: {
     path: "/golden.big.v1.Hundred/Method000",
     requestStream: false,
@@ -1516,4 +1516,93 @@ export interface HundredClient extends $leaksafe.ClientBase {
   method097(request: In, options?: $leaksafe.ServerStreamCallOptions<In, Out>): AsyncIterable<Out>;
   method098(requests: AsyncIterable<In> | Iterable<In>, options?: $leaksafe.CallOptions): Promise<Out>;
   method099(requests: AsyncIterable<In> | Iterable<In>, options?: $leaksafe.CallOptions): AsyncIterable<Out>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of big/v1/hundred.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "big/v1/hundred.proto",
+      base64: [
+        "ChRiaWcvdjEvaHVuZHJlZC5wcm90bxINZ29sZGVuLmJpZy52MSISCgJJbhIMCgFuGAEgASgFUgFuIhMKA091dBIMCgFuGAEgASgF",
+        "UgFuMqEqCgdIdW5kcmVkEjIKCU1ldGhvZDAwMBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRo",
+        "b2QwMDESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMDISES5nb2xkZW4uYmlnLnYx",
+        "LkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMDMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5P",
+        "dXQoATABEjIKCU1ldGhvZDAwNBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMDUSES5n",
+        "b2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMDYSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29s",
+        "ZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMDcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIK",
+        "CU1ldGhvZDAwOBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMDkSES5nb2xkZW4uYmln",
+        "LnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMTASES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52",
+        "MS5PdXQoARI2CglNZXRob2QwMTESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAx",
+        "MhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMTMSES5nb2xkZW4uYmlnLnYxLkluGhIu",
+        "Z29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMTQSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2",
+        "CglNZXRob2QwMTUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAxNhIRLmdvbGRl",
+        "bi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMTcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJp",
+        "Zy52MS5PdXQwARI0CglNZXRob2QwMTgSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2Qw",
+        "MTkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAyMBIRLmdvbGRlbi5iaWcudjEu",
+        "SW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMjESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQw",
+        "ARI0CglNZXRob2QwMjISES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMjMSES5nb2xk",
+        "ZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAyNBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xk",
+        "ZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMjUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRo",
+        "b2QwMjYSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMjcSES5nb2xkZW4uYmlnLnYx",
+        "LkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAyOBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYx",
+        "Lk91dBI0CglNZXRob2QwMjkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMzASES5n",
+        "b2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMzESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29s",
+        "ZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDAzMhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglN",
+        "ZXRob2QwMzMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMzQSES5nb2xkZW4uYmln",
+        "LnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMzUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52",
+        "MS5PdXQoATABEjIKCU1ldGhvZDAzNhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwMzcS",
+        "ES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwMzgSES5nb2xkZW4uYmlnLnYxLkluGhIu",
+        "Z29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwMzkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATAB",
+        "EjIKCU1ldGhvZDA0MBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNDESES5nb2xkZW4u",
+        "YmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNDISES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJp",
+        "Zy52MS5PdXQoARI2CglNZXRob2QwNDMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhv",
+        "ZDA0NBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNDUSES5nb2xkZW4uYmlnLnYxLklu",
+        "GhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNDYSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQo",
+        "ARI2CglNZXRob2QwNDcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA0OBIRLmdv",
+        "bGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNDkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVu",
+        "LmJpZy52MS5PdXQwARI0CglNZXRob2QwNTASES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRo",
+        "b2QwNTESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA1MhIRLmdvbGRlbi5iaWcu",
+        "djEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNTMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5P",
+        "dXQwARI0CglNZXRob2QwNTQSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwNTUSES5n",
+        "b2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA1NhIRLmdvbGRlbi5iaWcudjEuSW4aEi5n",
+        "b2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNTcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglN",
+        "ZXRob2QwNTgSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwNTkSES5nb2xkZW4uYmln",
+        "LnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA2MBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmln",
+        "LnYxLk91dBI0CglNZXRob2QwNjESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNjIS",
+        "ES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwNjMSES5nb2xkZW4uYmlnLnYxLkluGhIu",
+        "Z29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA2NBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0",
+        "CglNZXRob2QwNjUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNjYSES5nb2xkZW4u",
+        "YmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwNjcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJp",
+        "Zy52MS5PdXQoATABEjIKCU1ldGhvZDA2OBIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2Qw",
+        "NjkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNzASES5nb2xkZW4uYmlnLnYxLklu",
+        "GhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwNzESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQo",
+        "ATABEjIKCU1ldGhvZDA3MhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNzMSES5nb2xk",
+        "ZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNzQSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVu",
+        "LmJpZy52MS5PdXQoARI2CglNZXRob2QwNzUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1l",
+        "dGhvZDA3NhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwNzcSES5nb2xkZW4uYmlnLnYx",
+        "LkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwNzgSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5P",
+        "dXQoARI2CglNZXRob2QwNzkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA4MBIR",
+        "LmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwODESES5nb2xkZW4uYmlnLnYxLkluGhIuZ29s",
+        "ZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwODISES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglN",
+        "ZXRob2QwODMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA4NBIRLmdvbGRlbi5i",
+        "aWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwODUSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52",
+        "MS5PdXQwARI0CglNZXRob2QwODYSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwODcS",
+        "ES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA4OBIRLmdvbGRlbi5iaWcudjEuSW4a",
+        "Ei5nb2xkZW4uYmlnLnYxLk91dBI0CglNZXRob2QwODkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0",
+        "CglNZXRob2QwOTASES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwOTESES5nb2xkZW4u",
+        "YmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA5MhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4u",
+        "YmlnLnYxLk91dBI0CglNZXRob2QwOTMSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2Qw",
+        "OTQSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwOTUSES5nb2xkZW4uYmlnLnYxLklu",
+        "GhIuZ29sZGVuLmJpZy52MS5PdXQoATABEjIKCU1ldGhvZDA5NhIRLmdvbGRlbi5iaWcudjEuSW4aEi5nb2xkZW4uYmlnLnYxLk91",
+        "dBI0CglNZXRob2QwOTcSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQwARI0CglNZXRob2QwOTgSES5nb2xk",
+        "ZW4uYmlnLnYxLkluGhIuZ29sZGVuLmJpZy52MS5PdXQoARI2CglNZXRob2QwOTkSES5nb2xkZW4uYmlnLnYxLkluGhIuZ29sZGVu",
+        "LmJpZy52MS5PdXQoATABYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { HTTPRequest, alreadyCamelCase, snakeCaseMessage } from "./casing.js";
 
 /** Method names that test lowerCamelCase conversion. */
-export const CasingService = $leaksafe.defineService<CasingImplementation, CasingClient>()({
+export const CasingService = $leaksafe.defineService<CasingImplementation, CasingClient>("golden.casing.v1.Casing", $fileDescriptors)({
   getApiValue: {
     path: "/golden.casing.v1.Casing/GetAPIValue",
     requestStream: false,
@@ -106,4 +106,28 @@ export interface CasingClient extends $leaksafe.ClientBase {
   v2Upload(requests: AsyncIterable<snakeCaseMessage> | Iterable<snakeCaseMessage>, options?: $leaksafe.CallOptions): Promise<HTTPRequest>;
   lowerCase(request: HTTPRequest, options?: $leaksafe.ServerStreamCallOptions<HTTPRequest, HTTPRequest>): AsyncIterable<HTTPRequest>;
   x(request: HTTPRequest, options?: $leaksafe.CallOptions): Promise<HTTPRequest>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of casing/v1/casing.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "casing/v1/casing.proto",
+      base64: [
+        "ChZjYXNpbmcvdjEvY2FzaW5nLnByb3RvEhBnb2xkZW4uY2FzaW5nLnYxIioKEnNuYWtlX2Nhc2VfbWVzc2FnZRIUCgV2YWx1ZRgB",
+        "IAEoCVIFdmFsdWUiIAoMSFRUUF9SZXF1ZXN0EhAKA3VybBgBIAEoCVIDdXJsIikKEWFscmVhZHlfY2FtZWxDYXNlEhQKBXZhbHVl",
+        "GAEgASgJUgV2YWx1ZTLzAwoGQ2FzaW5nElMKC0dldEFQSVZhbHVlEiQuZ29sZGVuLmNhc2luZy52MS5zbmFrZV9jYXNlX21lc3Nh",
+        "Z2UaHi5nb2xkZW4uY2FzaW5nLnYxLkhUVFBfUmVxdWVzdBJTCgtnZXRfdXNlcl92MhIeLmdvbGRlbi5jYXNpbmcudjEuSFRUUF9S",
+        "ZXF1ZXN0GiQuZ29sZGVuLmNhc2luZy52MS5zbmFrZV9jYXNlX21lc3NhZ2USVwoLSFRUUFJlcXVlc3QSIy5nb2xkZW4uY2FzaW5n",
+        "LnYxLmFscmVhZHlfY2FtZWxDYXNlGiMuZ29sZGVuLmNhc2luZy52MS5hbHJlYWR5X2NhbWVsQ2FzZRJSCghWMlVwbG9hZBIkLmdv",
+        "bGRlbi5jYXNpbmcudjEuc25ha2VfY2FzZV9tZXNzYWdlGh4uZ29sZGVuLmNhc2luZy52MS5IVFRQX1JlcXVlc3QoARJNCglsb3dl",
+        "ckNhc2USHi5nb2xkZW4uY2FzaW5nLnYxLkhUVFBfUmVxdWVzdBoeLmdvbGRlbi5jYXNpbmcudjEuSFRUUF9SZXF1ZXN0MAESQwoB",
+        "WBIeLmdvbGRlbi5jYXNpbmcudjEuSFRUUF9SZXF1ZXN0Gh4uZ29sZGVuLmNhc2luZy52MS5IVFRQX1JlcXVlc3RiBnByb3RvMw==",
+      ],
+    },
+  ];
 }

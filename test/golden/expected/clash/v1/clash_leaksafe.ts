@@ -14,7 +14,7 @@ import {
 } from "./clash.js";
 
 /** An rpc named like a client member must not shadow it. */
-export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>()({
+export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>("golden.clash.v1.Chat", $fileDescriptors)({
   close$: {
     path: "/golden.clash.v1.Chat/Close",
     requestStream: false,
@@ -98,4 +98,27 @@ export interface ChatClient extends $leaksafe.ClientBase {
   toString$(request: Metadata, options?: $leaksafe.ServerStreamCallOptions<Metadata, AsyncIterable$>): AsyncIterable<AsyncIterable$>;
   send(requests: AsyncIterable<AsyncIterable$> | Iterable<AsyncIterable$>, options?: $leaksafe.CallOptions): Promise<Metadata>;
   getChannel$(request: Metadata, options?: $leaksafe.CallOptions): Promise<ChatClient$>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of clash/v1/clash.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "clash/v1/clash.proto",
+      base64: [
+        "ChRjbGFzaC92MS9jbGFzaC5wcm90bxIPZ29sZGVuLmNsYXNoLnYxIhsKC0NoYXRTZXJ2aWNlEgwKAWEYASABKAlSAWEiGgoKQ2hh",
+        "dENsaWVudBIMCgFiGAEgASgJUgFiIiIKEkNoYXRJbXBsZW1lbnRhdGlvbhIMCgFjGAEgASgJUgFjIhgKCFJwY0Vycm9yEgwKAWQY",
+        "ASABKAlSAWQiGAoITWV0YWRhdGESDAoBZRgBIAEoCVIBZSIdCg1Bc3luY0l0ZXJhYmxlEgwKAWYYASABKAlSAWYy5gIKBENoYXQS",
+        "QgoFQ2xvc2USHC5nb2xkZW4uY2xhc2gudjEuQ2hhdFNlcnZpY2UaGy5nb2xkZW4uY2xhc2gudjEuQ2hhdENsaWVudBJGCgRUaGVu",
+        "EiMuZ29sZGVuLmNsYXNoLnYxLkNoYXRJbXBsZW1lbnRhdGlvbhoZLmdvbGRlbi5jbGFzaC52MS5ScGNFcnJvchJHCghUb1N0cmlu",
+        "ZxIZLmdvbGRlbi5jbGFzaC52MS5NZXRhZGF0YRoeLmdvbGRlbi5jbGFzaC52MS5Bc3luY0l0ZXJhYmxlMAESQwoEU2VuZBIeLmdv",
+        "bGRlbi5jbGFzaC52MS5Bc3luY0l0ZXJhYmxlGhkuZ29sZGVuLmNsYXNoLnYxLk1ldGFkYXRhKAESRAoKR2V0Q2hhbm5lbBIZLmdv",
+        "bGRlbi5jbGFzaC52MS5NZXRhZGF0YRobLmdvbGRlbi5jbGFzaC52MS5DaGF0Q2xpZW50YgZwcm90bzM=",
+      ],
+    },
+  ];
 }

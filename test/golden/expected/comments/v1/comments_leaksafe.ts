@@ -10,7 +10,7 @@ import { Note } from "./comments.js";
  * inside it, and a second line.
  * It mentions @param and `code`, and ends with a blank line.
  */
-export const CommentedService = $leaksafe.defineService<CommentedImplementation, CommentedClient>()({
+export const CommentedService = $leaksafe.defineService<CommentedImplementation, CommentedClient>("golden.comments.v1.Commented", $fileDescriptors)({
   /**
    * A line comment that tries to end the JSDoc early: *\/ alert("oops"); /*
    * Unicode is kept: café, 雪, ✓.
@@ -94,7 +94,7 @@ export interface CommentedClient extends $leaksafe.ClientBase {
  * The whole service is deprecated.
  * @deprecated
  */
-export const RetiredService = $leaksafe.defineService<RetiredImplementation, RetiredClient>()({
+export const RetiredService = $leaksafe.defineService<RetiredImplementation, RetiredClient>("golden.comments.v1.Retired", $fileDescriptors)({
   /** @deprecated */
   gone: {
     path: "/golden.comments.v1.Retired/Gone",
@@ -121,4 +121,24 @@ export interface RetiredImplementation {
 export interface RetiredClient extends $leaksafe.ClientBase {
   /** @deprecated */
   gone(request: Note, options?: $leaksafe.CallOptions): Promise<Note>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of comments/v1/comments.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "comments/v1/comments.proto",
+      base64: [
+        "Chpjb21tZW50cy92MS9jb21tZW50cy5wcm90bxISZ29sZGVuLmNvbW1lbnRzLnYxIhoKBE5vdGUSEgoEdGV4dBgBIAEoCVIEdGV4",
+        "dDLFAQoJQ29tbWVudGVkEjsKBVdyaXRlEhguZ29sZGVuLmNvbW1lbnRzLnYxLk5vdGUaGC5nb2xkZW4uY29tbWVudHMudjEuTm90",
+        "ZRI+CgNPbGQSGC5nb2xkZW4uY29tbWVudHMudjEuTm90ZRoYLmdvbGRlbi5jb21tZW50cy52MS5Ob3RlIgOIAgESOwoFUXVpZXQS",
+        "GC5nb2xkZW4uY29tbWVudHMudjEuTm90ZRoYLmdvbGRlbi5jb21tZW50cy52MS5Ob3RlMk8KB1JldGlyZWQSPwoER29uZRIYLmdv",
+        "bGRlbi5jb21tZW50cy52MS5Ob3RlGhguZ29sZGVuLmNvbW1lbnRzLnYxLk5vdGUiA4gCARoDiAIBYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

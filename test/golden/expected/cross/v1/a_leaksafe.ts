@@ -8,7 +8,7 @@ import { Remote } from "../other/v1/types.js";
 import { Sibling } from "./b.js";
 
 /** Uses a message from a sibling file and one from another package. */
-export const CrossingService = $leaksafe.defineService<CrossingImplementation, CrossingClient>()({
+export const CrossingService = $leaksafe.defineService<CrossingImplementation, CrossingClient>("golden.cross.v1.Crossing", $fileDescriptors)({
   fetch: {
     path: "/golden.cross.v1.Crossing/Fetch",
     requestStream: false,
@@ -47,4 +47,36 @@ export interface CrossingImplementation {
 export interface CrossingClient extends $leaksafe.ClientBase {
   fetch(request: Remote, options?: $leaksafe.CallOptions): Promise<Sibling>;
   feed(request: Sibling, options?: $leaksafe.ServerStreamCallOptions<Sibling, Remote>): AsyncIterable<Remote>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of cross/v1/a.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "cross/v1/a.proto",
+      base64: [
+        "ChBjcm9zcy92MS9hLnByb3RvEg9nb2xkZW4uY3Jvc3MudjEaGmNyb3NzL290aGVyL3YxL3R5cGVzLnByb3RvGhBjcm9zcy92MS9i",
+        "LnByb3RvMo8BCghDcm9zc2luZxJACgVGZXRjaBIdLmdvbGRlbi5jcm9zcy5vdGhlci52MS5SZW1vdGUaGC5nb2xkZW4uY3Jvc3Mu",
+        "djEuU2libGluZxJBCgRGZWVkEhguZ29sZGVuLmNyb3NzLnYxLlNpYmxpbmcaHS5nb2xkZW4uY3Jvc3Mub3RoZXIudjEuUmVtb3Rl",
+        "MAFiBnByb3RvMw==",
+      ],
+    },
+    {
+      name: "cross/other/v1/types.proto",
+      base64: [
+        "Chpjcm9zcy9vdGhlci92MS90eXBlcy5wcm90bxIVZ29sZGVuLmNyb3NzLm90aGVyLnYxIhgKBlJlbW90ZRIOCgJpZBgBIAEoCVIC",
+        "aWRiBnByb3RvMw==",
+      ],
+    },
+    {
+      name: "cross/v1/b.proto",
+      base64: [
+        "ChBjcm9zcy92MS9iLnByb3RvEg9nb2xkZW4uY3Jvc3MudjEiFwoHU2libGluZxIMCgFuGAEgASgFUgFuYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

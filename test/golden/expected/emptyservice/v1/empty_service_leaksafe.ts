@@ -6,7 +6,7 @@
 import * as $leaksafe from "leaksafe";
 
 /** A service with no methods yet. */
-export const PlaceholderService = $leaksafe.defineService<PlaceholderImplementation, PlaceholderClient>()({
+export const PlaceholderService = $leaksafe.defineService<PlaceholderImplementation, PlaceholderClient>("golden.emptyservice.v1.Placeholder", $fileDescriptors)({
 });
 
 /** What a server implements for golden.emptyservice.v1.Placeholder. Pass it to `server.add(PlaceholderService, implementation)`. */
@@ -15,4 +15,21 @@ export interface PlaceholderImplementation {
 
 /** A client of golden.emptyservice.v1.Placeholder, made by `createClient(PlaceholderService, address)`. */
 export interface PlaceholderClient extends $leaksafe.ClientBase {
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of emptyservice/v1/empty_service.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "emptyservice/v1/empty_service.proto",
+      base64: [
+        "CiNlbXB0eXNlcnZpY2UvdjEvZW1wdHlfc2VydmljZS5wcm90bxIWZ29sZGVuLmVtcHR5c2VydmljZS52MTINCgtQbGFjZWhvbGRl",
+        "cmIGcHJvdG8z",
+      ],
+    },
+  ];
 }

@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { Req, Res } from "./kinds.js";
 
 /** One method of each kind, with idempotency levels. */
-export const KindsService = $leaksafe.defineService<KindsImplementation, KindsClient>()({
+export const KindsService = $leaksafe.defineService<KindsImplementation, KindsClient>("golden.kinds.v1.Kinds", $fileDescriptors)({
   unary: {
     path: "/golden.kinds.v1.Kinds/Unary",
     requestStream: false,
@@ -76,4 +76,24 @@ export interface KindsClient extends $leaksafe.ClientBase {
   serverStream(request: Req, options?: $leaksafe.ServerStreamCallOptions<Req, Res>): AsyncIterable<Res>;
   clientStream(requests: AsyncIterable<Req> | Iterable<Req>, options?: $leaksafe.CallOptions): Promise<Res>;
   bidi(requests: AsyncIterable<Req> | Iterable<Req>, options?: $leaksafe.CallOptions): AsyncIterable<Res>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of kinds/v1/kinds.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "kinds/v1/kinds.proto",
+      base64: [
+        "ChRraW5kcy92MS9raW5kcy5wcm90bxIPZ29sZGVuLmtpbmRzLnYxIhMKA1JlcRIMCgF2GAEgASgJUgF2IhMKA1JlcxIMCgF2GAEg",
+        "ASgJUgF2MvoBCgVLaW5kcxI4CgVVbmFyeRIULmdvbGRlbi5raW5kcy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzIgOQAgES",
+        "QQoMU2VydmVyU3RyZWFtEhQuZ29sZGVuLmtpbmRzLnYxLlJlcRoULmdvbGRlbi5raW5kcy52MS5SZXMiA5ACAjABEjwKDENsaWVu",
+        "dFN0cmVhbRIULmdvbGRlbi5raW5kcy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzKAESNgoEQmlkaRIULmdvbGRlbi5raW5k",
+        "cy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzKAEwAWIGcHJvdG8z",
+      ],
+    },
+  ];
 }

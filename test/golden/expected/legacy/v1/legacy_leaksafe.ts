@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { LegacyReply, LegacyRequest } from "./legacy.js";
 
 /** A proto2 service. */
-export const LegacyService = $leaksafe.defineService<LegacyImplementation, LegacyClient>()({
+export const LegacyService = $leaksafe.defineService<LegacyImplementation, LegacyClient>("golden.legacy.v1.Legacy", $fileDescriptors)({
   lookup: {
     path: "/golden.legacy.v1.Legacy/Lookup",
     requestStream: false,
@@ -46,4 +46,24 @@ export interface LegacyImplementation {
 export interface LegacyClient extends $leaksafe.ClientBase {
   lookup(request: LegacyRequest, options?: $leaksafe.CallOptions): Promise<LegacyReply>;
   scan(request: LegacyRequest, options?: $leaksafe.ServerStreamCallOptions<LegacyRequest, LegacyReply>): AsyncIterable<LegacyReply>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of legacy/v1/legacy.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "legacy/v1/legacy.proto",
+      base64: [
+        "ChZsZWdhY3kvdjEvbGVnYWN5LnByb3RvEhBnb2xkZW4ubGVnYWN5LnYxIjsKDUxlZ2FjeVJlcXVlc3QSEAoDa2V5GAEgAigJUgNr",
+        "ZXkSGAoFbGltaXQYAiABKAU6AjEwUgVsaW1pdCIsCgtMZWdhY3lSZXBseRIWCgZ2YWx1ZXMYASADKAlSBnZhbHVlcyoFCGQQyAEy",
+        "nAEKBkxlZ2FjeRJICgZMb29rdXASHy5nb2xkZW4ubGVnYWN5LnYxLkxlZ2FjeVJlcXVlc3QaHS5nb2xkZW4ubGVnYWN5LnYxLkxl",
+        "Z2FjeVJlcGx5EkgKBFNjYW4SHy5nb2xkZW4ubGVnYWN5LnYxLkxlZ2FjeVJlcXVlc3QaHS5nb2xkZW4ubGVnYWN5LnYxLkxlZ2Fj",
+        "eVJlcGx5MAE=",
+      ],
+    },
+  ];
 }

@@ -7,7 +7,7 @@ import * as $leaksafe from "leaksafe";
 import { Answer, Ask } from "./two_services.js";
 
 /** The first of two services in one file. */
-export const AskerService = $leaksafe.defineService<AskerImplementation, AskerClient>()({
+export const AskerService = $leaksafe.defineService<AskerImplementation, AskerClient>("golden.multi.v1.Asker", $fileDescriptors)({
   ask: {
     path: "/golden.multi.v1.Asker/Ask",
     requestStream: false,
@@ -34,7 +34,7 @@ export interface AskerClient extends $leaksafe.ClientBase {
 }
 
 /** The second of two services in one file. */
-export const AnswererService = $leaksafe.defineService<AnswererImplementation, AnswererClient>()({
+export const AnswererService = $leaksafe.defineService<AnswererImplementation, AnswererClient>("golden.multi.v1.Answerer", $fileDescriptors)({
   answer: {
     path: "/golden.multi.v1.Answerer/Answer",
     requestStream: true,
@@ -58,4 +58,23 @@ export interface AnswererImplementation {
 /** A client of golden.multi.v1.Answerer, made by `createClient(AnswererService, address)`. */
 export interface AnswererClient extends $leaksafe.ClientBase {
   answer(requests: AsyncIterable<Answer> | Iterable<Answer>, options?: $leaksafe.CallOptions): AsyncIterable<Ask>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of multi/v1/two_services.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "multi/v1/two_services.proto",
+      base64: [
+        "ChttdWx0aS92MS90d29fc2VydmljZXMucHJvdG8SD2dvbGRlbi5tdWx0aS52MSITCgNBc2sSDAoBcRgBIAEoCVIBcSIWCgZBbnN3",
+        "ZXISDAoBYRgBIAEoCVIBYTI9CgVBc2tlchI0CgNBc2sSFC5nb2xkZW4ubXVsdGkudjEuQXNrGhcuZ29sZGVuLm11bHRpLnYxLkFu",
+        "c3dlcjJHCghBbnN3ZXJlchI7CgZBbnN3ZXISFy5nb2xkZW4ubXVsdGkudjEuQW5zd2VyGhQuZ29sZGVuLm11bHRpLnYxLkFzaygB",
+        "MAFiBnByb3RvMw==",
+      ],
+    },
+  ];
 }

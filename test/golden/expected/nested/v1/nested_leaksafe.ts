@@ -6,7 +6,7 @@
 import * as $leaksafe from "leaksafe";
 import { Outer, Outer_Inner, Outer_Inner_Deep } from "./nested.js";
 
-export const NestingService = $leaksafe.defineService<NestingImplementation, NestingClient>()({
+export const NestingService = $leaksafe.defineService<NestingImplementation, NestingClient>("golden.nested.v1.Nesting", $fileDescriptors)({
   dig: {
     path: "/golden.nested.v1.Nesting/Dig",
     requestStream: false,
@@ -45,4 +45,24 @@ export interface NestingImplementation {
 export interface NestingClient extends $leaksafe.ClientBase {
   dig(request: Outer_Inner, options?: $leaksafe.CallOptions): Promise<Outer_Inner_Deep>;
   climb(requests: AsyncIterable<Outer_Inner_Deep> | Iterable<Outer_Inner_Deep>, options?: $leaksafe.CallOptions): Promise<Outer>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of nested/v1/nested.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "nested/v1/nested.proto",
+      base64: [
+        "ChZuZXN0ZWQvdjEvbmVzdGVkLnByb3RvEhBnb2xkZW4ubmVzdGVkLnYxIpsBCgVPdXRlchIzCgVpbm5lchgBIAEoCzIdLmdvbGRl",
+        "bi5uZXN0ZWQudjEuT3V0ZXIuSW5uZXJSBWlubmVyGl0KBUlubmVyEjYKBGRlZXAYASABKAsyIi5nb2xkZW4ubmVzdGVkLnYxLk91",
+        "dGVyLklubmVyLkRlZXBSBGRlZXAaHAoERGVlcBIUCgV2YWx1ZRgBIAEoCVIFdmFsdWUymwEKB05lc3RpbmcSSAoDRGlnEh0uZ29s",
+        "ZGVuLm5lc3RlZC52MS5PdXRlci5Jbm5lchoiLmdvbGRlbi5uZXN0ZWQudjEuT3V0ZXIuSW5uZXIuRGVlcBJGCgVDbGltYhIiLmdv",
+        "bGRlbi5uZXN0ZWQudjEuT3V0ZXIuSW5uZXIuRGVlcBoXLmdvbGRlbi5uZXN0ZWQudjEuT3V0ZXIoAWIGcHJvdG8z",
+      ],
+    },
+  ];
 }

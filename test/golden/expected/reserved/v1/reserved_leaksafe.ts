@@ -6,7 +6,7 @@
 import * as $leaksafe from "leaksafe";
 import { Buffer as Buffer$, DateMessage, Error as Error$, FunctionMessage, Promise as Promise$ } from "./reserved.js";
 
-export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, KeywordsClient>()({
+export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, KeywordsClient>("golden.reserved.v1.Keywords", $fileDescriptors)({
   delete: {
     path: "/golden.reserved.v1.Keywords/Delete",
     requestStream: false,
@@ -90,4 +90,27 @@ export interface KeywordsClient extends $leaksafe.ClientBase {
   new(request: Buffer$, options?: $leaksafe.ServerStreamCallOptions<Buffer$, Error$>): AsyncIterable<Error$>;
   function(requests: AsyncIterable<Error$> | Iterable<Error$>, options?: $leaksafe.CallOptions): AsyncIterable<Promise$>;
   await(request: Error$, options?: $leaksafe.CallOptions): Promise<DateMessage>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of reserved/v1/reserved.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "reserved/v1/reserved.proto",
+      base64: [
+        "ChpyZXNlcnZlZC92MS9yZXNlcnZlZC5wcm90bxISZ29sZGVuLnJlc2VydmVkLnYxIhwKBERhdGUSFAoFZXBvY2gYASABKANSBWVw",
+        "b2NoIh4KCEZ1bmN0aW9uEhIKBGJvZHkYASABKAlSBGJvZHkiHQoHUHJvbWlzZRISCgRrZXB0GAEgASgIUgRrZXB0IhwKBkJ1ZmZl",
+        "chISCgRkYXRhGAEgASgMUgRkYXRhIhkKBUVycm9yEhAKA3doeRgBIAEoCVIDd2h5MtQCCghLZXl3b3JkcxJACgZEZWxldGUSGC5n",
+        "b2xkZW4ucmVzZXJ2ZWQudjEuRGF0ZRocLmdvbGRlbi5yZXNlcnZlZC52MS5GdW5jdGlvbhJACgVDbGFzcxIbLmdvbGRlbi5yZXNl",
+        "cnZlZC52MS5Qcm9taXNlGhouZ29sZGVuLnJlc2VydmVkLnYxLkJ1ZmZlchI+CgNOZXcSGi5nb2xkZW4ucmVzZXJ2ZWQudjEuQnVm",
+        "ZmVyGhkuZ29sZGVuLnJlc2VydmVkLnYxLkVycm9yMAESRgoIRnVuY3Rpb24SGS5nb2xkZW4ucmVzZXJ2ZWQudjEuRXJyb3IaGy5n",
+        "b2xkZW4ucmVzZXJ2ZWQudjEuUHJvbWlzZSgBMAESPAoFQXdhaXQSGS5nb2xkZW4ucmVzZXJ2ZWQudjEuRXJyb3IaGC5nb2xkZW4u",
+        "cmVzZXJ2ZWQudjEuRGF0ZWIGcHJvdG8z",
+      ],
+    },
+  ];
 }

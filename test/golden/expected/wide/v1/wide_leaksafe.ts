@@ -56,7 +56,7 @@ import {
  * A service with as many messages as a large real one: its import list is
  * written one name a line, and so is the import that just spills over.
  */
-export const WideService = $leaksafe.defineService<WideImplementation, WideClient>()({
+export const WideService = $leaksafe.defineService<WideImplementation, WideClient>("golden.wide.v1.Wide", $fileDescriptors)({
   range: {
     path: "/golden.wide.v1.Wide/Range",
     requestStream: false,
@@ -395,4 +395,85 @@ export interface WideClient extends $leaksafe.ClientBase {
   moveLeader(request: MoveLeaderRequest, options?: $leaksafe.CallOptions): Promise<MoveLeaderResponse>;
   fits(request: FitsOnOneLineRequest, options?: $leaksafe.CallOptions): Promise<FitsOnOneLineResponseAbcdefghijAbcdefghijAbcdefghijAbcdefghijAbcdefgh>;
   spills(request: SpillsRequest, options?: $leaksafe.ServerStreamCallOptions<SpillsRequest, SpillsResponseAbcdefghijAbcdefghijAbcdefghijAbcdefghijAbcdefghijAbcdefghijA>): AsyncIterable<SpillsResponseAbcdefghijAbcdefghijAbcdefghijAbcdefghijAbcdefghijAbcdefghijA>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of wide/v1/wide.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "wide/v1/wide.proto",
+      base64: [
+        "ChJ3aWRlL3YxL3dpZGUucHJvdG8SDmdvbGRlbi53aWRlLnYxGhJ3aWRlL3YxL2ZpdHMucHJvdG8aFHdpZGUvdjEvc3BpbGxzLnBy",
+        "b3RvIiAKDFJhbmdlUmVxdWVzdBIQCgNrZXkYASABKAlSA2tleSIrCg1SYW5nZVJlc3BvbnNlEhoKCHJldmlzaW9uGAEgASgDUghy",
+        "ZXZpc2lvbiIeCgpQdXRSZXF1ZXN0EhAKA2tleRgBIAEoCVIDa2V5IikKC1B1dFJlc3BvbnNlEhoKCHJldmlzaW9uGAEgASgDUghy",
+        "ZXZpc2lvbiImChJEZWxldGVSYW5nZVJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiMQoTRGVsZXRlUmFuZ2VSZXNwb25zZRIaCghy",
+        "ZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iHgoKVHhuUmVxdWVzdBIQCgNrZXkYASABKAlSA2tleSIpCgtUeG5SZXNwb25zZRIaCghy",
+        "ZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iIgoOQ29tcGFjdFJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiLQoPQ29tcGFjdFJlc3Bv",
+        "bnNlEhoKCHJldmlzaW9uGAEgASgDUghyZXZpc2lvbiIgCgxXYXRjaFJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiKwoNV2F0Y2hS",
+        "ZXNwb25zZRIaCghyZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iJQoRTGVhc2VHcmFudFJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXki",
+        "MAoSTGVhc2VHcmFudFJlc3BvbnNlEhoKCHJldmlzaW9uGAEgASgDUghyZXZpc2lvbiImChJMZWFzZVJldm9rZVJlcXVlc3QSEAoD",
+        "a2V5GAEgASgJUgNrZXkiMQoTTGVhc2VSZXZva2VSZXNwb25zZRIaCghyZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iKQoVTGVhc2VL",
+        "ZWVwQWxpdmVSZXF1ZXN0EhAKA2tleRgBIAEoCVIDa2V5IjQKFkxlYXNlS2VlcEFsaXZlUmVzcG9uc2USGgoIcmV2aXNpb24YASAB",
+        "KANSCHJldmlzaW9uIioKFkxlYXNlVGltZVRvTGl2ZVJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiNQoXTGVhc2VUaW1lVG9MaXZl",
+        "UmVzcG9uc2USGgoIcmV2aXNpb24YASABKANSCHJldmlzaW9uIiQKEE1lbWJlckFkZFJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXki",
+        "LwoRTWVtYmVyQWRkUmVzcG9uc2USGgoIcmV2aXNpb24YASABKANSCHJldmlzaW9uIicKE01lbWJlclJlbW92ZVJlcXVlc3QSEAoD",
+        "a2V5GAEgASgJUgNrZXkiMgoUTWVtYmVyUmVtb3ZlUmVzcG9uc2USGgoIcmV2aXNpb24YASABKANSCHJldmlzaW9uIicKE01lbWJl",
+        "clVwZGF0ZVJlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiMgoUTWVtYmVyVXBkYXRlUmVzcG9uc2USGgoIcmV2aXNpb24YASABKANS",
+        "CHJldmlzaW9uIiUKEU1lbWJlckxpc3RSZXF1ZXN0EhAKA2tleRgBIAEoCVIDa2V5IjAKEk1lbWJlckxpc3RSZXNwb25zZRIaCghy",
+        "ZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iIAoMQWxhcm1SZXF1ZXN0EhAKA2tleRgBIAEoCVIDa2V5IisKDUFsYXJtUmVzcG9uc2US",
+        "GgoIcmV2aXNpb24YASABKANSCHJldmlzaW9uIiEKDVN0YXR1c1JlcXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiLAoOU3RhdHVzUmVz",
+        "cG9uc2USGgoIcmV2aXNpb24YASABKANSCHJldmlzaW9uIiUKEURlZnJhZ21lbnRSZXF1ZXN0EhAKA2tleRgBIAEoCVIDa2V5IjAK",
+        "EkRlZnJhZ21lbnRSZXNwb25zZRIaCghyZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iHwoLSGFzaFJlcXVlc3QSEAoDa2V5GAEgASgJ",
+        "UgNrZXkiKgoMSGFzaFJlc3BvbnNlEhoKCHJldmlzaW9uGAEgASgDUghyZXZpc2lvbiIjCg9TbmFwc2hvdFJlcXVlc3QSEAoDa2V5",
+        "GAEgASgJUgNrZXkiLgoQU25hcHNob3RSZXNwb25zZRIaCghyZXZpc2lvbhgBIAEoA1IIcmV2aXNpb24iJQoRTW92ZUxlYWRlclJl",
+        "cXVlc3QSEAoDa2V5GAEgASgJUgNrZXkiMAoSTW92ZUxlYWRlclJlc3BvbnNlEhoKCHJldmlzaW9uGAEgASgDUghyZXZpc2lvbjLf",
+        "DgoEV2lkZRJECgVSYW5nZRIcLmdvbGRlbi53aWRlLnYxLlJhbmdlUmVxdWVzdBodLmdvbGRlbi53aWRlLnYxLlJhbmdlUmVzcG9u",
+        "c2USPgoDUHV0EhouZ29sZGVuLndpZGUudjEuUHV0UmVxdWVzdBobLmdvbGRlbi53aWRlLnYxLlB1dFJlc3BvbnNlElYKC0RlbGV0",
+        "ZVJhbmdlEiIuZ29sZGVuLndpZGUudjEuRGVsZXRlUmFuZ2VSZXF1ZXN0GiMuZ29sZGVuLndpZGUudjEuRGVsZXRlUmFuZ2VSZXNw",
+        "b25zZRI+CgNUeG4SGi5nb2xkZW4ud2lkZS52MS5UeG5SZXF1ZXN0GhsuZ29sZGVuLndpZGUudjEuVHhuUmVzcG9uc2USSgoHQ29t",
+        "cGFjdBIeLmdvbGRlbi53aWRlLnYxLkNvbXBhY3RSZXF1ZXN0Gh8uZ29sZGVuLndpZGUudjEuQ29tcGFjdFJlc3BvbnNlEkQKBVdh",
+        "dGNoEhwuZ29sZGVuLndpZGUudjEuV2F0Y2hSZXF1ZXN0Gh0uZ29sZGVuLndpZGUudjEuV2F0Y2hSZXNwb25zZRJTCgpMZWFzZUdy",
+        "YW50EiEuZ29sZGVuLndpZGUudjEuTGVhc2VHcmFudFJlcXVlc3QaIi5nb2xkZW4ud2lkZS52MS5MZWFzZUdyYW50UmVzcG9uc2US",
+        "VgoLTGVhc2VSZXZva2USIi5nb2xkZW4ud2lkZS52MS5MZWFzZVJldm9rZVJlcXVlc3QaIy5nb2xkZW4ud2lkZS52MS5MZWFzZVJl",
+        "dm9rZVJlc3BvbnNlEl8KDkxlYXNlS2VlcEFsaXZlEiUuZ29sZGVuLndpZGUudjEuTGVhc2VLZWVwQWxpdmVSZXF1ZXN0GiYuZ29s",
+        "ZGVuLndpZGUudjEuTGVhc2VLZWVwQWxpdmVSZXNwb25zZRJiCg9MZWFzZVRpbWVUb0xpdmUSJi5nb2xkZW4ud2lkZS52MS5MZWFz",
+        "ZVRpbWVUb0xpdmVSZXF1ZXN0GicuZ29sZGVuLndpZGUudjEuTGVhc2VUaW1lVG9MaXZlUmVzcG9uc2USUAoJTWVtYmVyQWRkEiAu",
+        "Z29sZGVuLndpZGUudjEuTWVtYmVyQWRkUmVxdWVzdBohLmdvbGRlbi53aWRlLnYxLk1lbWJlckFkZFJlc3BvbnNlElkKDE1lbWJl",
+        "clJlbW92ZRIjLmdvbGRlbi53aWRlLnYxLk1lbWJlclJlbW92ZVJlcXVlc3QaJC5nb2xkZW4ud2lkZS52MS5NZW1iZXJSZW1vdmVS",
+        "ZXNwb25zZRJZCgxNZW1iZXJVcGRhdGUSIy5nb2xkZW4ud2lkZS52MS5NZW1iZXJVcGRhdGVSZXF1ZXN0GiQuZ29sZGVuLndpZGUu",
+        "djEuTWVtYmVyVXBkYXRlUmVzcG9uc2USUwoKTWVtYmVyTGlzdBIhLmdvbGRlbi53aWRlLnYxLk1lbWJlckxpc3RSZXF1ZXN0GiIu",
+        "Z29sZGVuLndpZGUudjEuTWVtYmVyTGlzdFJlc3BvbnNlEkQKBUFsYXJtEhwuZ29sZGVuLndpZGUudjEuQWxhcm1SZXF1ZXN0Gh0u",
+        "Z29sZGVuLndpZGUudjEuQWxhcm1SZXNwb25zZRJHCgZTdGF0dXMSHS5nb2xkZW4ud2lkZS52MS5TdGF0dXNSZXF1ZXN0Gh4uZ29s",
+        "ZGVuLndpZGUudjEuU3RhdHVzUmVzcG9uc2USUwoKRGVmcmFnbWVudBIhLmdvbGRlbi53aWRlLnYxLkRlZnJhZ21lbnRSZXF1ZXN0",
+        "GiIuZ29sZGVuLndpZGUudjEuRGVmcmFnbWVudFJlc3BvbnNlEkEKBEhhc2gSGy5nb2xkZW4ud2lkZS52MS5IYXNoUmVxdWVzdBoc",
+        "LmdvbGRlbi53aWRlLnYxLkhhc2hSZXNwb25zZRJNCghTbmFwc2hvdBIfLmdvbGRlbi53aWRlLnYxLlNuYXBzaG90UmVxdWVzdBog",
+        "LmdvbGRlbi53aWRlLnYxLlNuYXBzaG90UmVzcG9uc2USUwoKTW92ZUxlYWRlchIhLmdvbGRlbi53aWRlLnYxLk1vdmVMZWFkZXJS",
+        "ZXF1ZXN0GiIuZ29sZGVuLndpZGUudjEuTW92ZUxlYWRlclJlc3BvbnNlEoMBCgRGaXRzEiQuZ29sZGVuLndpZGUudjEuRml0c09u",
+        "T25lTGluZVJlcXVlc3QaVS5nb2xkZW4ud2lkZS52MS5GaXRzT25PbmVMaW5lUmVzcG9uc2VBYmNkZWZnaGlqQWJjZGVmZ2hpakFi",
+        "Y2RlZmdoaWpBYmNkZWZnaGlqQWJjZGVmZ2gShgEKBlNwaWxscxIdLmdvbGRlbi53aWRlLnYxLlNwaWxsc1JlcXVlc3QaWy5nb2xk",
+        "ZW4ud2lkZS52MS5TcGlsbHNSZXNwb25zZUFiY2RlZmdoaWpBYmNkZWZnaGlqQWJjZGVmZ2hpakFiY2RlZmdoaWpBYmNkZWZnaGlq",
+        "QWJjZGVmZ2hpakEwAWIGcHJvdG8z",
+      ],
+    },
+    {
+      name: "wide/v1/fits.proto",
+      base64: [
+        "ChJ3aWRlL3YxL2ZpdHMucHJvdG8SDmdvbGRlbi53aWRlLnYxIiQKFEZpdHNPbk9uZUxpbmVSZXF1ZXN0EgwKAXEYASABKAlSAXEi",
+        "VQpFRml0c09uT25lTGluZVJlc3BvbnNlQWJjZGVmZ2hpakFiY2RlZmdoaWpBYmNkZWZnaGlqQWJjZGVmZ2hpakFiY2RlZmdoEgwK",
+        "AXIYASABKAlSAXJiBnByb3RvMw==",
+      ],
+    },
+    {
+      name: "wide/v1/spills.proto",
+      base64: [
+        "ChR3aWRlL3YxL3NwaWxscy5wcm90bxIOZ29sZGVuLndpZGUudjEiHQoNU3BpbGxzUmVxdWVzdBIMCgFxGAEgASgJUgFxIlsKS1Nw",
+        "aWxsc1Jlc3BvbnNlQWJjZGVmZ2hpakFiY2RlZmdoaWpBYmNkZWZnaGlqQWJjZGVmZ2hpakFiY2RlZmdoaWpBYmNkZWZnaGlqQRIM",
+        "CgFyGAEgASgJUgFyYgZwcm90bzM=",
+      ],
+    },
+  ];
 }

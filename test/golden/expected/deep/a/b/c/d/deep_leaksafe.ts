@@ -8,7 +8,7 @@ import { Res } from "../../../../../kinds/v1/kinds.js";
 import { Loose } from "../../../../../nopackage.js";
 
 /** A deep file that imports from the root and from a sibling tree. */
-export const DeepService = $leaksafe.defineService<DeepImplementation, DeepClient>()({
+export const DeepService = $leaksafe.defineService<DeepImplementation, DeepClient>("golden.deep.a.b.c.d.Deep", $fileDescriptors)({
   reach: {
     path: "/golden.deep.a.b.c.d.Deep/Reach",
     requestStream: false,
@@ -32,4 +32,38 @@ export interface DeepImplementation {
 /** A client of golden.deep.a.b.c.d.Deep, made by `createClient(DeepService, address)`. */
 export interface DeepClient extends $leaksafe.ClientBase {
   reach(request: Loose, options?: $leaksafe.CallOptions): Promise<Res>;
+}
+
+/**
+ * For server reflection (`createServer({ reflection: true })`): the
+ * descriptors of deep/a/b/c/d/deep.proto and of every file it imports, each a
+ * google.protobuf.FileDescriptorProto without source code info, in base64.
+ */
+function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
+  return [
+    {
+      name: "deep/a/b/c/d/deep.proto",
+      base64: [
+        "ChdkZWVwL2EvYi9jL2QvZGVlcC5wcm90bxITZ29sZGVuLmRlZXAuYS5iLmMuZBoPbm9wYWNrYWdlLnByb3RvGhRraW5kcy92MS9r",
+        "aW5kcy5wcm90bzItCgREZWVwEiUKBVJlYWNoEgYuTG9vc2UaFC5nb2xkZW4ua2luZHMudjEuUmVzYgZwcm90bzM=",
+      ],
+    },
+    {
+      name: "nopackage.proto",
+      base64: [
+        "Cg9ub3BhY2thZ2UucHJvdG8iGwoFTG9vc2USEgoEdGV4dBgBIAEoCVIEdGV4dDIkCgpVbnBhY2thZ2VkEhYKBFNlbmQSBi5Mb29z",
+        "ZRoGLkxvb3NlYgZwcm90bzM=",
+      ],
+    },
+    {
+      name: "kinds/v1/kinds.proto",
+      base64: [
+        "ChRraW5kcy92MS9raW5kcy5wcm90bxIPZ29sZGVuLmtpbmRzLnYxIhMKA1JlcRIMCgF2GAEgASgJUgF2IhMKA1JlcxIMCgF2GAEg",
+        "ASgJUgF2MvoBCgVLaW5kcxI4CgVVbmFyeRIULmdvbGRlbi5raW5kcy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzIgOQAgES",
+        "QQoMU2VydmVyU3RyZWFtEhQuZ29sZGVuLmtpbmRzLnYxLlJlcRoULmdvbGRlbi5raW5kcy52MS5SZXMiA5ACAjABEjwKDENsaWVu",
+        "dFN0cmVhbRIULmdvbGRlbi5raW5kcy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzKAESNgoEQmlkaRIULmdvbGRlbi5raW5k",
+        "cy52MS5SZXEaFC5nb2xkZW4ua2luZHMudjEuUmVzKAEwAWIGcHJvdG8z",
+      ],
+    },
+  ];
 }
