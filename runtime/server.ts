@@ -59,6 +59,13 @@ export interface ServerOptions extends ConnectionLimits {
    * Needs `@bufbuild/protobuf`, loaded when the server listens.
    */
   health?: boolean | undefined;
+  /**
+   * Serves server reflection, `grpc.reflection.v1` and `v1alpha`, for every
+   * service added (health and reflection included), from the descriptors
+   * the plugin writes into the generated code. Default false. Needs
+   * `@bufbuild/protobuf`, loaded when the server listens.
+   */
+  reflection?: boolean | undefined;
 }
 
 /**
@@ -165,6 +172,25 @@ async function loadHealthService(): Promise<typeof import("./health-service.js")
   }
 }
 
+/** The reflection service's module, which needs `@bufbuild/protobuf`: a clear error when that is missing. */
+async function loadReflectionService(): Promise<typeof import("./reflection-service.js")> {
+  try {
+    return await import("./reflection-service.js");
+  } catch (cause) {
+    throw new Error(
+      `createServer({ reflection: true }) needs the package @bufbuild/protobuf, for the reflection service's messages; install it beside leaksafe (${String(cause)})`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Limits of the reflection streams: one lasts as long as its client asks
+ * questions, ends after the default idle time without one, and always ends
+ * at shutdown.
+ */
+const REFLECTION_LIMITS: ServiceLimits = { timeoutMs: 0 };
+
 /** Limits of the health service: a Watch lasts as long as its client wants, and always ends at shutdown. */
 const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 
@@ -202,6 +228,9 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
           (path) => paths.has(path),
         );
   let healthAdded = false;
+  /** Every service added, in order, for reflection. */
+  const services: ServiceDescriptor[] = [];
+  let reflectionAdded = false;
   let stopping: Promise<ShutdownReport> | undefined;
   let state: ServerState = "created";
 
@@ -228,6 +257,7 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }
       server.addService(service, handlers);
+      services.push(service);
       return self;
     },
     async listen(address, credentials) {
@@ -235,6 +265,13 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
         const { HealthService, healthImplementation } = await loadHealthService();
         self.add(HealthService, healthImplementation(health), HEALTH_LIMITS);
         healthAdded = true;
+      }
+      if (options.reflection === true && !reflectionAdded) {
+        const reflection = await loadReflectionService();
+        const implementation = reflection.reflectionImplementation(services);
+        self.add(reflection.ServerReflectionService, implementation, REFLECTION_LIMITS);
+        self.add(reflection.ServerReflectionV1alphaService, implementation, REFLECTION_LIMITS);
+        reflectionAdded = true;
       }
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(address, credentials ?? Credentials.createInsecure(), (error, port) => {
