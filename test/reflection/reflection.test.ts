@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { createFileRegistry, fromBinary } from "@bufbuild/protobuf";
 import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
-import { createClient, createServer, type LeaksafeServer, Status } from "leaksafe";
+import { createClient, Status } from "leaksafe";
 import {
   type ServerReflectionClient,
   type ServerReflectionRequest,
@@ -19,17 +19,9 @@ import {
   ServerReflectionV1alphaService,
 } from "leaksafe/reflection";
 import { createLeakChecker } from "leaksafe/testing";
-import { KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
-import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
-import { unimplemented } from "../e2e/harness.js";
+import { serve } from "./serve.js";
 
 const GRACE = 10_000;
-
-async function serve(): Promise<{ server: LeaksafeServer; target: string }> {
-  const server = createServer({ reflection: true, health: true }).add(ChatService, unimplemented()).add(KVService, {});
-  const port = await server.listen("127.0.0.1:0");
-  return { server, target: `127.0.0.1:${port}` };
-}
 
 /** Asks every question on one stream and returns the answers, in order. */
 async function ask(
