@@ -119,7 +119,8 @@ export class ReflectionIndex {
   /**
    * Every name the file declares, as protobuf scopes them: messages, their
    * fields, oneofs, nested types and extensions; enums and their values
-   * (which live in the enum's enclosing scope); services and their methods.
+   * (which live in the enum's enclosing scope, and are also found under the
+   * enum's name); services and their methods.
    */
   private indexFile(file: FileDescriptorProto): void {
     const add = (symbol: string): void => {
@@ -138,6 +139,8 @@ export class ReflectionIndex {
     const enumType = (scope: string, e: EnumDescriptorProto): void => {
       add(scope + e.name);
       for (const value of e.value) add(scope + value.name);
+      // Some clients (and grpc-node's reflection) name a value inside its enum.
+      for (const value of e.value) add(`${scope}${e.name}.${value.name}`);
     };
     const message = (scope: string, m: DescriptorProto): void => {
       const name = scope + m.name;
