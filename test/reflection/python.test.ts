@@ -60,7 +60,7 @@ for (const version of ["v1", "v1alpha"]) {
         "Post",
         JSON.stringify({ author, text }),
       ]);
-      assert.deepEqual((services?.services as string[]).sort(), [
+      assert.deepEqual([...((services?.services ?? []) as string[])].sort(), [
         "example.kv.v1.KV",
         "example.v1.Chat",
         "grpc.health.v1.Health",
