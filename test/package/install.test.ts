@@ -59,8 +59,13 @@ test("the runtime has no dependencies and ships its build, types, options.proto 
     "dist/testing/index.js",
     "dist/health-stubs.js",
     "dist/otel.js",
+    "dist/reflection-stubs.js",
+    "dist/debug.js",
+    "dist/error-details.js",
     "proto/leaksafe/v1/options.proto",
     "proto/grpc/health/v1/health.proto",
+    "proto/grpc/reflection/v1/reflection.proto",
+    "proto/grpc/reflection/v1alpha/reflection.proto",
   ]) {
     assert.ok(runtime.files.includes(file), `leaksafe lacks ${file}`);
   }
@@ -71,7 +76,7 @@ test("the runtime has no dependencies and ships its build, types, options.proto 
   );
 });
 
-test("installed without @bufbuild/protobuf, the runtime serves and calls; only health: true asks for it, by name", () => {
+test("installed without @bufbuild/protobuf, the runtime serves and calls; only health: true and reflection: true ask for it, by name", () => {
   const app = join(work, "no-protobuf");
   mkdirSync(app);
   writeFileSync(join(app, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }));
@@ -87,12 +92,20 @@ test("installed without @bufbuild/protobuf, the runtime serves and calls; only h
       'const error = await healthy.listen("127.0.0.1:0").then(() => undefined, (e) => e);',
       "console.log(error?.message ?? 'listened');",
       "await healthy.shutdown({ graceMs: 1000 });",
+      "const reflecting = createServer({ reflection: true });",
+      'const refused = await reflecting.listen("127.0.0.1:0").then(() => undefined, (e) => e);',
+      "console.log(refused?.message ?? 'listened');",
+      "await reflecting.shutdown({ graceMs: 1000 });",
     ].join("\n"),
   );
-  const out = sh("node main.js", app);
+  const [health, reflection] = sh("node main.js", app).split("\n");
   assert.match(
-    out,
+    health ?? "",
     /^createServer\(\{ health: true \}\) needs the package @bufbuild\/protobuf, for the health service's messages; install it beside leaksafe \(.*@bufbuild\/protobuf/,
+  );
+  assert.match(
+    reflection ?? "",
+    /^createServer\(\{ reflection: true \}\) needs the package @bufbuild\/protobuf, for the reflection service's messages; install it beside leaksafe \(.*@bufbuild\/protobuf/,
   );
 });
 
