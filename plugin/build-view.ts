@@ -34,6 +34,8 @@ export function buildFileView(
 ): FileView {
   const outputPath = outputPathFor(file.proto.name);
   const names = new LocalNames(file.services);
+  const descriptorSet = { name: "$fileDescriptors", files: embeddedFiles(file) };
+  const runtimeAlias = "$leaksafe";
   const services = file.services.map((service) => buildService(service, names));
   return {
     contextVersion: CONTEXT_VERSION,
@@ -45,10 +47,10 @@ export function buildFileView(
       sourceFile: file.proto.name,
     },
     runtimeImport: options.runtimeImport,
-    runtimeAlias: "$leaksafe",
+    runtimeAlias,
     imports: names.imports(outputPath, options),
     services,
-    descriptorSet: { name: "$fileDescriptors", files: embeddedFiles(file) },
+    descriptorSet,
   };
 
   function buildService(service: DescService, localNames: LocalNames): ServiceView {
@@ -60,6 +62,9 @@ export function buildFileView(
       clientName: `${service.name}Client`,
       comment: commentLines(service),
       deprecated: service.deprecated,
+      defineMultiline:
+        `export const ${service.name}Service = ${runtimeAlias}.defineService<${service.name}Implementation, ${service.name}Client>("${service.typeName}", ${descriptorSet.name})({`
+          .length > LINE_WIDTH,
       methods: service.methods.map((method) => buildMethod(method, localNames)),
     };
   }

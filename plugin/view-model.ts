@@ -100,6 +100,13 @@ export interface ServiceView {
   /** Leading comment lines from the proto, [] when none. */
   comment: string[];
   deprecated: boolean;
+  /**
+   * True when the line that opens the descriptor,
+   * `export const ChatService = $leaksafe.defineService<…>("example.v1.Chat", $fileDescriptors)({`,
+   * would be wider than 120 columns: `service.hbs` then writes the two
+   * arguments one a line, as a formatter (Biome, Prettier) lays them out.
+   */
+  defineMultiline: boolean;
   methods: MethodView[];
 }
 

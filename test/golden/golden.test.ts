@@ -138,6 +138,27 @@ test("import lists are laid out as the formatter lays them out, one name a line 
   assert.ok(wrapped > 0, "expected a golden file with an import list too long for one line");
 });
 
+test("each descriptor's opening line and $fileDescriptors are laid out as the formatter lays them out", () => {
+  const biome = join(ROOT, "node_modules/.bin/biome");
+  let wrapped = 0;
+  for (const [path, content] of readTree(bufOut, "_leaksafe.ts")) {
+    const openings = content.match(/^export const \w+ = \$leaksafe\.defineService<[^>]*>\([^)]*\)\(\{$/gm) ?? [];
+    assert.ok(openings.length > 0, `${path}: no descriptor found`);
+    const descriptors = content.slice(content.indexOf("/**\n * For server reflection"));
+    // Each opening with a stand-in body, then the function that ends the file.
+    const code = `${openings.map((opening) => `${opening}\n  x: 1,\n});\n\n`).join("")}${descriptors}`;
+    const r = spawnSync(biome, ["format", "--stdin-file-path=descriptors.ts"], {
+      cwd: ROOT,
+      input: code,
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(code, r.stdout, `${path}: not laid out as biome lays it out`);
+    wrapped += openings.filter((opening) => opening.includes("\n")).length;
+  }
+  assert.ok(wrapped > 0, "expected a golden file with a descriptor opening too long for one line");
+});
+
 test("comments become JSDoc that cannot be closed early", () => {
   const file = readTree(bufOut, "_leaksafe.ts").get("comments/v1/comments_leaksafe.ts") ?? "";
   assert.match(file, /\* A line comment that tries to end the JSDoc early: \*\\\/ alert\("oops"\); \/\*/);

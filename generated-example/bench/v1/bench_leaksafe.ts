@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { FloodRequest, Payload, SinkSummary } from "./bench.js";
 
 /** Bench is served in one process and called from another. */
-export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>("bench.v1.Bench", $fileDescriptors)({
+export const BenchService = $leaksafe.defineService<BenchImplementation, BenchClient>(
+  "bench.v1.Bench",
+  $fileDescriptors,
+)({
   /** Echo answers one payload with the same payload. */
   echo: {
     path: "/bench.v1.Bench/Echo",

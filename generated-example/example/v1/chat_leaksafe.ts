@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { ChatMessage, PostRequest, PostResponse, RoomEvent, UploadChunk, UploadSummary, WatchRequest } from "./chat.js";
 
 /** Chat keeps the messages of a single room. */
-export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>("example.v1.Chat", $fileDescriptors)({
+export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>(
+  "example.v1.Chat",
+  $fileDescriptors,
+)({
   /** Post appends one message to the room and returns its revision. */
   post: {
     path: "/example.v1.Chat/Post",

@@ -6,7 +6,10 @@
 import * as $leaksafe from "leaksafe";
 import { Loose } from "./nopackage.js";
 
-export const UnpackagedService = $leaksafe.defineService<UnpackagedImplementation, UnpackagedClient>("Unpackaged", $fileDescriptors)({
+export const UnpackagedService = $leaksafe.defineService<UnpackagedImplementation, UnpackagedClient>(
+  "Unpackaged",
+  $fileDescriptors,
+)({
   send: {
     path: "/Unpackaged/Send",
     requestStream: false,

@@ -8,7 +8,10 @@ import { Item } from "./alpha/v1/common.js";
 import { Item as Item$ } from "./beta/v1/common.js";
 
 /** Two messages called Item, from files both called common.proto. */
-export const ConvertService = $leaksafe.defineService<ConvertImplementation, ConvertClient>("golden.samename.Convert", $fileDescriptors)({
+export const ConvertService = $leaksafe.defineService<ConvertImplementation, ConvertClient>(
+  "golden.samename.Convert",
+  $fileDescriptors,
+)({
   alphaToBeta: {
     path: "/golden.samename.Convert/AlphaToBeta",
     requestStream: false,

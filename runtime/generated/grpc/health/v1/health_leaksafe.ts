@@ -7,7 +7,10 @@ import * as $leaksafe from "../../../../stub-support.js";
 import { HealthCheckRequest, HealthCheckResponse, HealthListRequest, HealthListResponse } from "./health.js";
 
 /** Health tells whether a server, or one service on it, takes calls. */
-export const HealthService = $leaksafe.defineService<HealthImplementation, HealthClient>("grpc.health.v1.Health", $fileDescriptors)({
+export const HealthService = $leaksafe.defineService<HealthImplementation, HealthClient>(
+  "grpc.health.v1.Health",
+  $fileDescriptors,
+)({
   /**
    * Check answers once with the service's status, or NOT_FOUND when the
    * server knows no service of that name.

@@ -7,7 +7,10 @@ import * as $leaksafe from "../../../../stub-support.js";
 import { ServerReflectionRequest, ServerReflectionResponse } from "./reflection.js";
 
 /** ServerReflection describes the services a server serves. */
-export const ServerReflectionService = $leaksafe.defineService<ServerReflectionImplementation, ServerReflectionClient>("grpc.reflection.v1alpha.ServerReflection", $fileDescriptors)({
+export const ServerReflectionService = $leaksafe.defineService<ServerReflectionImplementation, ServerReflectionClient>(
+  "grpc.reflection.v1alpha.ServerReflection",
+  $fileDescriptors,
+)({
   /**
    * One stream carries any number of questions, each answered in order by
    * one response. The client ends the stream when it has what it needs.

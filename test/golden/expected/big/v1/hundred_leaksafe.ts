@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { In, Out } from "./hundred.js";
 
 /** A service with 100 methods, of all four kinds. */
-export const HundredService = $leaksafe.defineService<HundredImplementation, HundredClient>("golden.big.v1.Hundred", $fileDescriptors)({
+export const HundredService = $leaksafe.defineService<HundredImplementation, HundredClient>(
+  "golden.big.v1.Hundred",
+  $fileDescriptors,
+)({
   method000: {
     path: "/golden.big.v1.Hundred/Method000",
     requestStream: false,

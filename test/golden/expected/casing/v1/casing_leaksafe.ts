@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { HTTPRequest, alreadyCamelCase, snakeCaseMessage } from "./casing.js";
 
 /** Method names that test lowerCamelCase conversion. */
-export const CasingService = $leaksafe.defineService<CasingImplementation, CasingClient>("golden.casing.v1.Casing", $fileDescriptors)({
+export const CasingService = $leaksafe.defineService<CasingImplementation, CasingClient>(
+  "golden.casing.v1.Casing",
+  $fileDescriptors,
+)({
   getApiValue: {
     path: "/golden.casing.v1.Casing/GetAPIValue",
     requestStream: false,

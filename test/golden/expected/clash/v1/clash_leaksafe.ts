@@ -14,7 +14,10 @@ import {
 } from "./clash.js";
 
 /** An rpc named like a client member must not shadow it. */
-export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>("golden.clash.v1.Chat", $fileDescriptors)({
+export const ChatService = $leaksafe.defineService<ChatImplementation, ChatClient>(
+  "golden.clash.v1.Chat",
+  $fileDescriptors,
+)({
   close$: {
     path: "/golden.clash.v1.Chat/Close",
     requestStream: false,

@@ -10,7 +10,10 @@ import { Note } from "./comments.js";
  * inside it, and a second line.
  * It mentions @param and `code`, and ends with a blank line.
  */
-export const CommentedService = $leaksafe.defineService<CommentedImplementation, CommentedClient>("golden.comments.v1.Commented", $fileDescriptors)({
+export const CommentedService = $leaksafe.defineService<CommentedImplementation, CommentedClient>(
+  "golden.comments.v1.Commented",
+  $fileDescriptors,
+)({
   /**
    * A line comment that tries to end the JSDoc early: *\/ alert("oops"); /*
    * Unicode is kept: café, 雪, ✓.
@@ -94,7 +97,10 @@ export interface CommentedClient extends $leaksafe.ClientBase {
  * The whole service is deprecated.
  * @deprecated
  */
-export const RetiredService = $leaksafe.defineService<RetiredImplementation, RetiredClient>("golden.comments.v1.Retired", $fileDescriptors)({
+export const RetiredService = $leaksafe.defineService<RetiredImplementation, RetiredClient>(
+  "golden.comments.v1.Retired",
+  $fileDescriptors,
+)({
   /** @deprecated */
   gone: {
     path: "/golden.comments.v1.Retired/Gone",

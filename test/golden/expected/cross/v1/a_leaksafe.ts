@@ -8,7 +8,10 @@ import { Remote } from "../other/v1/types.js";
 import { Sibling } from "./b.js";
 
 /** Uses a message from a sibling file and one from another package. */
-export const CrossingService = $leaksafe.defineService<CrossingImplementation, CrossingClient>("golden.cross.v1.Crossing", $fileDescriptors)({
+export const CrossingService = $leaksafe.defineService<CrossingImplementation, CrossingClient>(
+  "golden.cross.v1.Crossing",
+  $fileDescriptors,
+)({
   fetch: {
     path: "/golden.cross.v1.Crossing/Fetch",
     requestStream: false,
@@ -74,9 +77,7 @@ function $fileDescriptors(): $leaksafe.EmbeddedFile[] {
     },
     {
       name: "cross/v1/b.proto",
-      base64: [
-        "ChBjcm9zcy92MS9iLnByb3RvEg9nb2xkZW4uY3Jvc3MudjEiFwoHU2libGluZxIMCgFuGAEgASgFUgFuYgZwcm90bzM=",
-      ],
+      base64: ["ChBjcm9zcy92MS9iLnByb3RvEg9nb2xkZW4uY3Jvc3MudjEiFwoHU2libGluZxIMCgFuGAEgASgFUgFuYgZwcm90bzM="],
     },
   ];
 }

@@ -6,7 +6,10 @@
 import * as $leaksafe from "leaksafe";
 
 /** A service with no methods yet. */
-export const PlaceholderService = $leaksafe.defineService<PlaceholderImplementation, PlaceholderClient>("golden.emptyservice.v1.Placeholder", $fileDescriptors)({
+export const PlaceholderService = $leaksafe.defineService<PlaceholderImplementation, PlaceholderClient>(
+  "golden.emptyservice.v1.Placeholder",
+  $fileDescriptors,
+)({
 });
 
 /** What a server implements for golden.emptyservice.v1.Placeholder. Pass it to `server.add(PlaceholderService, implementation)`. */

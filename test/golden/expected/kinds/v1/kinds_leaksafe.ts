@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { Req, Res } from "./kinds.js";
 
 /** One method of each kind, with idempotency levels. */
-export const KindsService = $leaksafe.defineService<KindsImplementation, KindsClient>("golden.kinds.v1.Kinds", $fileDescriptors)({
+export const KindsService = $leaksafe.defineService<KindsImplementation, KindsClient>(
+  "golden.kinds.v1.Kinds",
+  $fileDescriptors,
+)({
   unary: {
     path: "/golden.kinds.v1.Kinds/Unary",
     requestStream: false,

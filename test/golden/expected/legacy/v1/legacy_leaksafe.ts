@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { LegacyReply, LegacyRequest } from "./legacy.js";
 
 /** A proto2 service. */
-export const LegacyService = $leaksafe.defineService<LegacyImplementation, LegacyClient>("golden.legacy.v1.Legacy", $fileDescriptors)({
+export const LegacyService = $leaksafe.defineService<LegacyImplementation, LegacyClient>(
+  "golden.legacy.v1.Legacy",
+  $fileDescriptors,
+)({
   lookup: {
     path: "/golden.legacy.v1.Legacy/Lookup",
     requestStream: false,

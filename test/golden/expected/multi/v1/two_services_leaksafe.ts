@@ -7,7 +7,10 @@ import * as $leaksafe from "leaksafe";
 import { Answer, Ask } from "./two_services.js";
 
 /** The first of two services in one file. */
-export const AskerService = $leaksafe.defineService<AskerImplementation, AskerClient>("golden.multi.v1.Asker", $fileDescriptors)({
+export const AskerService = $leaksafe.defineService<AskerImplementation, AskerClient>(
+  "golden.multi.v1.Asker",
+  $fileDescriptors,
+)({
   ask: {
     path: "/golden.multi.v1.Asker/Ask",
     requestStream: false,
@@ -34,7 +37,10 @@ export interface AskerClient extends $leaksafe.ClientBase {
 }
 
 /** The second of two services in one file. */
-export const AnswererService = $leaksafe.defineService<AnswererImplementation, AnswererClient>("golden.multi.v1.Answerer", $fileDescriptors)({
+export const AnswererService = $leaksafe.defineService<AnswererImplementation, AnswererClient>(
+  "golden.multi.v1.Answerer",
+  $fileDescriptors,
+)({
   answer: {
     path: "/golden.multi.v1.Answerer/Answer",
     requestStream: true,

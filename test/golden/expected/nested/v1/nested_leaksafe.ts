@@ -6,7 +6,10 @@
 import * as $leaksafe from "leaksafe";
 import { Outer, Outer_Inner, Outer_Inner_Deep } from "./nested.js";
 
-export const NestingService = $leaksafe.defineService<NestingImplementation, NestingClient>("golden.nested.v1.Nesting", $fileDescriptors)({
+export const NestingService = $leaksafe.defineService<NestingImplementation, NestingClient>(
+  "golden.nested.v1.Nesting",
+  $fileDescriptors,
+)({
   dig: {
     path: "/golden.nested.v1.Nesting/Dig",
     requestStream: false,

@@ -6,7 +6,10 @@
 import * as $leaksafe from "leaksafe";
 import { Buffer as Buffer$, DateMessage, Error as Error$, FunctionMessage, Promise as Promise$ } from "./reserved.js";
 
-export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, KeywordsClient>("golden.reserved.v1.Keywords", $fileDescriptors)({
+export const KeywordsService = $leaksafe.defineService<KeywordsImplementation, KeywordsClient>(
+  "golden.reserved.v1.Keywords",
+  $fileDescriptors,
+)({
   delete: {
     path: "/golden.reserved.v1.Keywords/Delete",
     requestStream: false,

@@ -56,7 +56,10 @@ import {
  * A service with as many messages as a large real one: its import list is
  * written one name a line, and so is the import that just spills over.
  */
-export const WideService = $leaksafe.defineService<WideImplementation, WideClient>("golden.wide.v1.Wide", $fileDescriptors)({
+export const WideService = $leaksafe.defineService<WideImplementation, WideClient>(
+  "golden.wide.v1.Wide",
+  $fileDescriptors,
+)({
   range: {
     path: "/golden.wide.v1.Wide/Range",
     requestStream: false,

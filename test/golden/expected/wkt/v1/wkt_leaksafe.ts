@@ -12,7 +12,10 @@ import { Timestamp } from "../../google/protobuf/timestamp.js";
 import { StringValue } from "../../google/protobuf/wrappers.js";
 
 /** Well-known types as request and response types. */
-export const WellKnownService = $leaksafe.defineService<WellKnownImplementation, WellKnownClient>("golden.wkt.v1.WellKnown", $fileDescriptors)({
+export const WellKnownService = $leaksafe.defineService<WellKnownImplementation, WellKnownClient>(
+  "golden.wkt.v1.WellKnown",
+  $fileDescriptors,
+)({
   ping: {
     path: "/golden.wkt.v1.WellKnown/Ping",
     requestStream: false,

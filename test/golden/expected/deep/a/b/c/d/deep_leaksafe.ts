@@ -8,7 +8,10 @@ import { Res } from "../../../../../kinds/v1/kinds.js";
 import { Loose } from "../../../../../nopackage.js";
 
 /** A deep file that imports from the root and from a sibling tree. */
-export const DeepService = $leaksafe.defineService<DeepImplementation, DeepClient>("golden.deep.a.b.c.d.Deep", $fileDescriptors)({
+export const DeepService = $leaksafe.defineService<DeepImplementation, DeepClient>(
+  "golden.deep.a.b.c.d.Deep",
+  $fileDescriptors,
+)({
   reach: {
     path: "/golden.deep.a.b.c.d.Deep/Reach",
     requestStream: false,
