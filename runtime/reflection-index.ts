@@ -31,7 +31,12 @@ export class ReflectionMiss {
   ) {}
 }
 
-/** The descriptors of a set of services. Build it with {@link indexServices}. */
+/**
+ * The descriptors of a set of services, indexed once when constructed.
+ * Construction throws, naming the file, when a descriptor does not decode
+ * or names another file. A file that several services carry is taken from
+ * the first; a service without descriptors is listed by its paths' name.
+ */
 export class ReflectionIndex {
   /** Full names of the services, in the order they were added. */
   readonly services: readonly string[];

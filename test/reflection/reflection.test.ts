@@ -142,6 +142,7 @@ for (const [version, connect] of Object.entries(CLIENTS)) {
         "google.protobuf.Timestamp": "google/protobuf/timestamp.proto",
         "grpc.health.v1.HealthCheckResponse.ServingStatus": "grpc/health/v1/health.proto",
         "grpc.health.v1.HealthCheckResponse.NOT_SERVING": "grpc/health/v1/health.proto",
+        "grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING": "grpc/health/v1/health.proto",
         "grpc.reflection.v1alpha.ServerReflection": "grpc/reflection/v1alpha/reflection.proto",
         "leaksafe.v1.stream": "leaksafe/v1/options.proto",
         "google.protobuf.FieldDescriptorProto.TYPE_STRING": "google/protobuf/descriptor.proto",
