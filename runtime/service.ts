@@ -82,7 +82,7 @@ export function defineService<I, C>(
   return (methods) => {
     if (name !== undefined && files !== undefined) {
       const reflection: ServiceReflection = { name, files };
-      Object.defineProperty(methods, REFLECTION, { value: reflection });
+      Object.defineProperty(methods, REFLECTION, { value: reflection, configurable: true });
     }
     return methods;
   };
