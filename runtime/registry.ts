@@ -1,6 +1,6 @@
-import { EndLog } from "./end-log.js";
 import { Metadata } from "@grpc/grpc-js";
 import { combineHooks, type HooksOption, type ResolvedHooks } from "./combine-hooks.js";
+import { EndLog } from "./end-log.js";
 import type { ResumedEndInfo, RetryInfo } from "./resume-policy.js";
 import type { RpcError, RpcErrorReason } from "./rpc-error.js";
 import { Status } from "./rpc-error.js";
