@@ -203,7 +203,13 @@ for (const manager of ["npm", "pnpm", "yarn"]) {
       assert.match(fromProtoc, /timeoutMs: 600000, sendTimeoutMs: 10000/, "the options reached the plugin");
       removeDir(gen);
       sh(generateLine, app, env);
-      assert.equal(readFileSync(join(gen, "example/v1/chat_leaksafe.ts"), "utf8"), fromProtoc, "buf and protoc agree");
+      // Each compiler brings its own google/protobuf/*.proto (buf a newer descriptor.proto than
+      // Debian's protoc 3.21), and the descriptors embedded for reflection carry them as they are.
+      assert.equal(
+        withoutWellKnownDescriptors(readFileSync(join(gen, "example/v1/chat_leaksafe.ts"), "utf8")),
+        withoutWellKnownDescriptors(fromProtoc),
+        "buf and protoc agree",
+      );
     } else {
       sh(generateLine, app, env);
     }
@@ -261,3 +267,8 @@ const TSCONFIG = {
   },
   include: ["src"],
 };
+
+/** Generated code with the embedded descriptors of google/protobuf/ files left out. */
+function withoutWellKnownDescriptors(code: string): string {
+  return code.replace(/name: "google\/protobuf\/[^"]+",\n\s*base64: \[[^\]]*\]/g, "name: …, base64: […]");
+}
