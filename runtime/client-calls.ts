@@ -19,7 +19,7 @@ import { fromStatus, requestsFailed } from "./client-status.js";
 import { failed, startOnFirstRead } from "./lazy-stream.js";
 import { resolveLimits } from "./limits.js";
 import { Receiver } from "./receiver.js";
-import { countIn, countOut } from "./registry.js";
+import { countIn, countOut, type LiveCall } from "./registry.js";
 import { ResumingStream } from "./resume.js";
 import { type ResolvedResume, resolveResume, type ServerStreamCallOptions } from "./resume-policy.js";
 import { RpcError, Status } from "./rpc-error.js";
@@ -57,7 +57,7 @@ function settle<Res>(
  * A call with one response (unary or client streaming): `start` makes the
  * grpc-js call with the callback that settles it; `then` runs once it exists.
  */
-function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void }>(
+function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void; getPeer(): string }>(
   prepared: ClientCall | RpcError,
   options: CallOptions,
   start: (prepared: ClientCall, callback: (error: ServiceError | null, response?: Res) => void) => C,
@@ -80,6 +80,7 @@ function singleResponse<Res, C extends NodeJS.EventEmitter & { cancel(): void }>
       return;
     }
     observe(call, options);
+    prepared.record.peerSource = call;
     life.onFail((failure) => {
       call.cancel();
       reject(failure);
@@ -158,14 +159,18 @@ export function callServerStream<Req, Res>(
   return startOnFirstRead((): AsyncIterator<Res> => {
     const settings = resolveResume(options.resume, method.resume);
     const { timeoutMs } = resolveLimits(true, options, method.policy, target.defaults);
+    let last: LiveCall | undefined;
     const attempt = (next: Req, attemptOptions: CallOptions, number: number): AsyncIterable<Res> =>
-      serverStreamOnce(target, method, next, attemptOptions, number);
+      serverStreamOnce(target, method, next, attemptOptions, number, (record) => {
+        last = record;
+      });
     return new ResumingStream(request, {
       attempt,
       settings: settings as ResolvedResume<Req, Res>,
       options: { ...options, timeoutMs },
       method: method.path,
-      peer: target.peer,
+      // The registry sets an ended attempt's peer to the address it was on.
+      peer: () => last?.peer ?? target.peer,
       hook: target.registry.onRetry,
       onEnd: target.registry.hooks.onResumedEnd,
       inFlight: target.inFlight,
@@ -179,12 +184,14 @@ function serverStreamOnce<Req, Res>(
   request: Req,
   options: CallOptions,
   attempt?: number,
+  opened?: (record: LiveCall) => void,
 ): AsyncIterable<Res> {
   return startOnFirstRead((): AsyncIterator<Res> => {
     const prepared = prepare(target, method, options, attempt);
     if (prepared instanceof RpcError) {
       return failed(prepared);
     }
+    opened?.(prepared.record);
     if (prepared.life.failure !== undefined) {
       return failed(prepared.life.failure);
     }
@@ -252,6 +259,7 @@ function receiveResponses<Res>(
   options: CallOptions,
 ): Receiver<Res> {
   prepared.stream = call;
+  prepared.record.peerSource = call;
   // These two stay attached after the call ends: grpc-js may still report
   // the cancellation we asked for, and an 'error' with no listener throws.
   call.on("error", (error: ServiceError) => prepared.life.fail(fromStatus(error, prepared.deadline)));

@@ -122,6 +122,7 @@ export function createClient<S extends ServiceDescriptor>(
   const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   guardChannel(channel);
   const registry = new Registry(options.hooks, "client", "createClient's hooks");
+  registry.channelTarget = channel.getChannel().getTarget();
   const target: ChannelCall = {
     channel,
     registry,

@@ -123,7 +123,14 @@ export interface LiveCall {
   readonly id: number;
   readonly method: string;
   readonly kind: MethodKind;
-  readonly peer: string;
+  /** The other side; on a client, the target until the call ends (see `peerSource`). */
+  peer: string;
+  /**
+   * Client only: the grpc-js call, which knows the address it connected to
+   * once it has one (`getPeer()`); read when the registry is shown and when
+   * the call ends, then dropped.
+   */
+  peerSource: { getPeer(): string } | undefined;
   readonly startedAt: number;
   deadline: number | undefined;
   messagesIn: number;
@@ -190,6 +197,7 @@ export class Registry {
       method,
       kind,
       peer,
+      peerSource: undefined,
       startedAt: Date.now(),
       deadline,
       messagesIn: 0,
@@ -239,6 +247,10 @@ export class Registry {
   /** Removes a call that ended, with the error it failed with, if any. */
   close(call: LiveCall, failure: RpcError | undefined): void {
     this.live.delete(call.id);
+    if (call.peerSource !== undefined) {
+      call.peer = this.peerOf(call);
+      call.peerSource = undefined;
+    }
     this.ends.record(call, failure?.reason ?? "ok", failure?.code ?? Status.OK, Date.now());
     const onCallEnd = this.hooks.onCallEnd;
     const hooked = call.hooked;
@@ -249,6 +261,7 @@ export class Registry {
       info.durationMs = performance.now() - hooked.since;
       info.messagesIn = call.messagesIn;
       info.messagesOut = call.messagesOut;
+      info.peer = call.peer;
       if (hooked.hold === undefined) {
         onCallEnd(info);
       } else {
@@ -263,8 +276,32 @@ export class Registry {
 
   /** A snapshot: copies without the hooks, so a caller holding them keeps nothing alive. */
   snapshot(): CallRecord[] {
-    return [...this.live.values()].map(({ onMessage: _, hooked: __, ...record }) => record);
+    return [...this.live.values()].map((call) => {
+      const { onMessage: _, hooked: __, peerSource: ___, ...record } = call;
+      return { ...record, peer: this.peerOf(call) };
+    });
   }
+
+  /**
+   * A client call's peer: the address its grpc-js call connected to, once
+   * grpc-js knows it, else the target. grpc-js answers "unknown" until a
+   * call with retries commits to an attempt (its response headers), and the
+   * channel's target until a call without them is on a connection.
+   */
+  private peerOf(call: LiveCall): string {
+    const source = call.peerSource;
+    if (source === undefined) return call.peer;
+    let known: string;
+    try {
+      known = source.getPeer();
+    } catch {
+      return call.peer;
+    }
+    return known === "unknown" || known === "" || known === this.channelTarget ? call.peer : known;
+  }
+
+  /** Client only: the channel's own name for its target, which grpc-js gives as a peer before a connection. */
+  channelTarget: string | undefined;
 }
 
 /** Counts a message received on a call, and shows it to the `onMessage` hook if there is one. */

@@ -28,7 +28,8 @@ export interface ResumeContext<Req, Res> {
   /** The call's options; `timeoutMs` is already resolved (0: none). */
   options: CallOptions & { timeoutMs: number };
   method: string;
-  peer: string;
+  /** The last attempt's peer: the address it connected to, or the target. */
+  peer: () => string;
   /** The client's `onRetry` hook, if any. */
   hook: ((info: RetryInfo) => void) | undefined;
   /** The client's `onResumedEnd` hook, if any (guarded). */
@@ -139,7 +140,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
     if (first && onEnd !== undefined) {
       onEnd({
         method,
-        peer,
+        peer: peer(),
         attempts: this.attempts,
         reason: outcome === undefined ? "ok" : outcome === LEFT ? "cancelled" : outcome.reason,
         code: outcome === undefined ? Status.OK : outcome === LEFT ? Status.CANCELLED : outcome.code,
@@ -177,7 +178,7 @@ export class ResumingStream<Req, Res> implements AsyncIterator<Res> {
       this.request = this.nextRequest(this.lastMessage as Res);
     }
     const delayMs = backoffDelay(settings, this.emptyInRow);
-    const info: RetryInfo = { method: context.method, peer: context.peer, attempt: this.attempts, error, delayMs };
+    const info: RetryInfo = { method: context.method, peer: context.peer(), attempt: this.attempts, error, delayMs };
     notify(settings.onRetry, info);
     notify(context.hook, info);
     if (this.ended) {

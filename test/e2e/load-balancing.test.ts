@@ -12,7 +12,12 @@ import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js
 import { unimplemented } from "./harness.js";
 
 /** Three servers on 127.0.0.1:0, each counting the posts it served. */
-async function replicas(): Promise<{ servers: LeaksafeServer[]; served: number[]; target: string }> {
+async function replicas(): Promise<{
+  servers: LeaksafeServer[];
+  served: number[];
+  target: string;
+  addresses: string[];
+}> {
   const served = [0, 0, 0];
   const servers: LeaksafeServer[] = [];
   const ports: number[] = [];
@@ -23,11 +28,17 @@ async function replicas(): Promise<{ servers: LeaksafeServer[]; served: number[]
         served[i] = (served[i] ?? 0) + 1;
         return { revision: i };
       },
+      // One event, then the replica "goes away" from this stream.
+      async *watch() {
+        yield { revision: i, at: undefined };
+        throw new RpcError(Status.UNAVAILABLE, `replica ${i} lets go`);
+      },
     });
     ports.push(await server.listen("127.0.0.1:0"));
     servers.push(server);
   }
-  return { servers, served, target: `ipv4:${ports.map((p) => `127.0.0.1:${p}`).join(",")}` };
+  const addresses = ports.map((p) => `127.0.0.1:${p}`);
+  return { servers, served, target: `ipv4:${addresses.join(",")}`, addresses };
 }
 
 async function stop(servers: LeaksafeServer[]): Promise<void> {
@@ -121,4 +132,38 @@ test("bad loadBalancing and unaryRetry settings are refused with the setting's n
     /unaryRetry.codes must hold gRPC status codes other than OK, got 0/,
   );
   assert.throws(make({ unaryRetry: { codes: [] } }), /unaryRetry.codes must name at least one status code/);
+});
+
+test("peer names the replica a call was on, not the target: in onCallEnd, activeStreams and onRetry", async () => {
+  const leaks = createLeakChecker();
+  const { servers, served, target, addresses } = await replicas();
+  const ended: string[] = [];
+  const client = createClient(ChatService, target, {
+    loadBalancing: "round_robin",
+    hooks: { onCallEnd: ({ peer }) => ended.push(peer) },
+  });
+  leaks.track({ registries: [...servers, client] });
+  while (!served.every((n) => n > 0)) await client.post({ author: "a", text: "warm-up" });
+  ended.length = 0;
+  for (let i = 0; i < 3; i++) await client.post({ author: "a", text: `${i}` });
+  assert.deepEqual([...ended].sort(), [...addresses].sort(), "three calls, one on each replica, each named");
+
+  const retriedOn: string[] = [];
+  const seenOn: string[] = [];
+  const watch = client.watch({ afterRevision: 0 }, { resume: { onRetry: ({ peer }) => retriedOn.push(peer) } });
+  for await (const event of watch) {
+    const [open] = client.activeStreams();
+    seenOn.push(open?.peer ?? "none");
+    assert.equal(open?.peer, addresses[event.revision], "activeStreams names the replica that sent the event");
+    if (retriedOn.length >= 3) break;
+  }
+  assert.ok(
+    retriedOn.every((peer) => addresses.includes(peer)),
+    `onRetry names replicas: ${retriedOn} (target ${target})`,
+  );
+  assert.deepEqual(retriedOn, seenOn.slice(0, retriedOn.length), "each retry names the replica that let the stream go");
+
+  client.close();
+  await stop(servers);
+  await leaks.assertNoLeaks();
 });
