@@ -51,7 +51,7 @@ export interface ServerOptions extends ConnectionLimits {
    * replicas behind `loadBalancing: "round_robin"`, long-lived watches
    * spread evenly again after a restart within about one age. A client
    * that does not resume sees the UNAVAILABLE, so set it for services
-   * whose streams are resumable.
+   * whose streams are resumable. The health service's Watch is exempt.
    */
   maxStreamAgeMs?: number | undefined;
   /**
@@ -194,6 +194,9 @@ const REFLECTION_LIMITS: ServiceLimits = { timeoutMs: 0 };
 /** Limits of the health service: a Watch lasts as long as its client wants, and always ends at shutdown. */
 const HEALTH_LIMITS: ServiceLimits = { timeoutMs: 0 };
 
+/** The limits objects of the services the server adds itself; `maxStreamAgeMs` leaves them alone. */
+const OWN_SERVICES = new Set([HEALTH_LIMITS, REFLECTION_LIMITS]);
+
 /** Creates a server. Add services with `.add`, then `.listen`. */
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   assertGrpcInternals("server");
@@ -252,7 +255,11 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
           throw new TypeError(`the implementation's "${name}" for ${method.path} is not a function`);
         }
         const resolved: ServerCallLimits = serverLimits(method.kind, limits, method.policy);
-        if (method.kind === "server-streaming" && streamAge > 0) resolved.maxStreamAgeMs = streamAge;
+        // The server's own services (known by their private limits) are not aged:
+        // a health Watch, which client-side health checking holds, stays open.
+        if (method.kind === "server-streaming" && streamAge > 0 && !OWN_SERVICES.has(limits as ServiceLimits)) {
+          resolved.maxStreamAgeMs = streamAge;
+        }
         waits.methods.set(method.path, { method, limits: resolved });
         handlers[name] = adaptMethod(method, fn.bind(implementation), resolved, scope);
       }

@@ -253,9 +253,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   }
   phase = "after restart";
   let disrupted = Date.now();
-  await sleep(2 * rebalanceMs);
-  report.balancedAfterRestart = await settledSplit();
   report.rebalancedAfterRestart = await untilEven(disrupted);
+  await sleep(Math.max(0, disrupted + 2 * rebalanceMs - Date.now()));
+  report.balancedAfterRestart = await settledSplit();
   log(`split two ages after the rolling restart: ${report.balancedAfterRestart}`);
 
   phase = "sigkill";
@@ -265,9 +265,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   await replicas[0]?.start();
   phase = "after sigkill";
   disrupted = Date.now();
-  await sleep(2 * rebalanceMs);
-  report.balancedAfterKill = await settledSplit();
   report.rebalancedAfterKill = await untilEven(disrupted);
+  await sleep(Math.max(0, disrupted + 2 * rebalanceMs - Date.now()));
+  report.balancedAfterKill = await settledSplit();
   log(`split two ages after the SIGKILL: ${report.balancedAfterKill}`);
 
   stop.abort();

@@ -169,3 +169,28 @@ test("maxStreamAgeMs is checked like the other server limits", async () => {
     /maxStreamAgeMs must be an integer from 0 to 2147483647, got -5/,
   );
 });
+
+test("maxStreamAgeMs leaves the health service's Watch open", async () => {
+  const leaks = createLeakChecker();
+  const { createServer } = await import("leaksafe");
+  const { HealthService } = await import("leaksafe/health");
+  const ageMs = 100;
+  const server = createServer({ health: true, maxStreamAgeMs: ageMs });
+  const port = await server.listen("127.0.0.1:0");
+  const client = createClient(HealthService, `127.0.0.1:${port}`);
+  leaks.track({ registries: [server, client] });
+  const controller = new AbortController();
+  const updates: number[] = [];
+  const watching = (async () => {
+    for await (const { status } of client.watch({ service: "" }, { signal: controller.signal })) updates.push(status);
+  })().catch((e: unknown) => e);
+  await eventually(() => updates.length === 1, "the first health status");
+  await new Promise((resolve) => setTimeout(resolve, 10 * ageMs));
+  assert.equal(server.activeStreams().length, 1, "ten stream ages later, the Watch is still open");
+  controller.abort();
+  assert.equal(((await watching) as { reason?: string }).reason, "cancelled");
+  await eventually(() => server.activeStreams().length === 0, "the server's Watch to end");
+  client.close();
+  assert.deepEqual((await server.shutdown({ graceMs: 1000 })).forced, []);
+  await leaks.assertNoLeaks();
+});
