@@ -19,6 +19,7 @@ const base: Omit<FleetOptions, "ageMs" | "ageGraceMs" | "streamAgeMs"> = {
   postEveryMs: 20,
   settleMs: 3000,
   balanceLimitMs: 60_000,
+  observeMs: 20_000,
   log: (line) => process.stderr.write(`${line}\n`),
 };
 const runs: Array<[string, FleetOptions]> = [
@@ -27,8 +28,8 @@ const runs: Array<[string, FleetOptions]> = [
 ];
 
 const share = watches / 3;
-const even = (split: number[]): string =>
-  `${split.join(", ")} (${split.every((n) => Math.abs(n - share) <= share * 0.2) ? "within" : "outside"} ±20 %)`;
+const isEven = (split: number[]): boolean => split.every((n) => Math.abs(n - share) <= share * 0.2);
+const even = (split: number[]): string => `${split.join(", ")} (${isEven(split) ? "within" : "outside"} ±20 %)`;
 
 console.log(`## Fleet\n`);
 console.log(
@@ -40,13 +41,27 @@ for (const [name, options] of runs) {
   console.log(
     `- events: ${report.events.toLocaleString("en")}; lost ${report.lost}, repeated ${report.repeated}; watches that failed instead of resuming: ${report.watchesFailed.length}`,
   );
-  console.log(`- split when the watches started (after a few warm-up calls): ${report.splits[0]?.split.join(", ")}`);
+  console.log(
+    `- split when the watches started (after one warm-up call on their client): ${report.startSplit.join(", ")}`,
+  );
   console.log(
     `- split two ages after the rolling restart: ${even(report.balancedAfterRestart)}; first within ±20 % after ${report.rebalancedAfterRestart.afterMs ?? "—"} ms`,
   );
   console.log(
     `- split two ages after the SIGKILL: ${even(report.balancedAfterKill)}; first within ±20 % after ${report.rebalancedAfterKill.afterMs ?? "—"} ms`,
   );
+  for (const phase of ["after restart", "after sigkill"] as const) {
+    // A watch between two attempts is on no replica for its backoff: each
+    // sample is judged against an even share of the watches placed then.
+    const samples = report.splits.filter((x) => x.phase === phase && !x.split.includes(-1));
+    const within = samples.filter(({ split }) => {
+      const placed = split.reduce((a, b) => a + b, 0) / split.length;
+      return split.every((n) => Math.abs(n - placed) <= placed * 0.2);
+    }).length;
+    console.log(
+      `- samples ${phase}, every 250 ms, each replica within ±20 % of an even share of the watches placed: ${within} of ${samples.length}`,
+    );
+  }
   console.log(
     `- shutdowns: ${report.shutdowns.map(({ replica, report: r }) => `replica ${replica} finished ${r?.finished ?? "?"}, forced ${r?.forced.length ?? "?"}`).join("; ")}\n`,
   );

@@ -39,6 +39,8 @@ export interface RunInfo {
   shutdown?: string[] | undefined;
   /** bench/short-calls.ts's output (a Markdown table after a title line), when it ran. */
   shortCalls?: string[] | undefined;
+  /** bench/fleet.ts's output, a Markdown section of its own, when it ran. */
+  fleet?: string[] | undefined;
   /** bench/hostile.ts's output (a Markdown table after a title line), when it ran. */
   hostile?: string[] | undefined;
 }
@@ -125,6 +127,9 @@ export function writeResults(path: string, measurements: Measurement[], run: Run
   if (run.shortCalls !== undefined && run.shortCalls.length > 0) {
     const [title = "", ...table] = run.shortCalls;
     lines.push("## Short calls", "", `\`bench/short-calls.ts\`: ${title}.`, "", ...table, "");
+  }
+  if (run.fleet !== undefined && run.fleet.length > 0) {
+    lines.push(...run.fleet, "");
   }
   if (run.hostile !== undefined && run.hostile.length > 0) {
     const [title = "", ...table] = run.hostile;

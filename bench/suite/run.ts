@@ -283,6 +283,12 @@ if (!quick) {
   hostile = r.stdout.trim().split("\n");
 }
 
+let fleet: string[] = [];
+if (!quick) {
+  const r = spawnSync(process.execPath, ["--import", "tsx", join(ROOT, "bench/fleet.ts")], { encoding: "utf8" });
+  fleet = r.stdout.trim().split("\n");
+}
+
 for (const client of clients.values()) client.close();
 for (const server of servers.values()) server.kill();
 
@@ -306,6 +312,7 @@ const info = {
   shutdown,
   shortCalls,
   hostile,
+  fleet,
 };
 saveRun(join(ROOT, "bench/results.json"), measurements, info);
 const svg = await renderChart(measurements);

@@ -46,6 +46,11 @@ test("a fleet survives a rolling restart, a SIGKILL and connection ages with not
     assert.ok(shutdown !== null, `replica ${replica} printed its shutdown report`);
     assert.deepEqual(shutdown.forced, [], `replica ${replica}'s shutdown forced nothing`);
   }
+  const share = watches / 3;
+  assert.ok(
+    report.startSplit.every((n) => Math.abs(n - share) <= share * 0.2),
+    `after one warm-up call on their client, the watches started evenly: ${report.startSplit}`,
+  );
   // Even shares of 30 over 3 replicas, within ±20 %: 8 to 12 each. The
   // bench reports the split at two ages; here, on a shared and loaded
   // machine, it must come within 20 ages (30 s), ten times that.

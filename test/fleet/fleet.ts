@@ -39,6 +39,8 @@ export interface FleetOptions {
   settleMs: number;
   /** How long to wait, after each disruption, for the split to even out. */
   balanceLimitMs: number;
+  /** How long to go on sampling the split after the two ages that follow each disruption. Default 0. */
+  observeMs?: number;
   /** Progress lines, e.g. to a test's diagnostics. */
   log?: (line: string) => void;
 }
@@ -52,6 +54,8 @@ export interface FleetReport {
   /** Watches that ended with an error instead of resuming. */
   watchesFailed: string[];
   unary: Record<Phase, { calls: number; failed: number; p50: number; p99: number; errors: string[] }>;
+  /** The split once the watches have started, after the warm-up call. */
+  startSplit: number[];
   /** Open watches per replica, sampled over the run. */
   splits: Array<{ atMs: number; phase: Phase; split: number[] }>;
   /** The split two ages after the rolling restart, and after the SIGKILL. */
@@ -144,6 +148,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
         { calls: 0, failed: 0, p50: 0, p99: 0, errors: [] },
       ]),
     ) as unknown as FleetReport["unary"],
+    startSplit: [],
     splits: [],
     balancedAfterRestart: [],
     balancedAfterKill: [],
@@ -154,9 +159,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   };
   const latencies = new Map<Phase, number[]>();
 
-  // As the README advises, a few unary calls first, so the channel has
-  // connected to the replicas before the watches start.
-  for (let i = 0; i < options.replicas * 2; i++) await chat.post({ author: "warm-up", text: "" });
+  // As the README advises, one call on the watches' own client first, so
+  // that its channel has connected to every replica before they start (a
+  // call that fails will do: this Put is not served).
+  await kv.put({ key: "warm-up", value: new Uint8Array() }).catch(() => undefined);
 
   const stop = new AbortController();
   setMaxListeners(options.watches + 10, stop.signal);
@@ -242,6 +248,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     }
   })();
 
+  report.startSplit = await settledSplit();
   await sleep(options.settleMs);
   phase = "rolling restart";
   for (const [i, replica] of replicas.entries()) {
@@ -256,6 +263,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   report.rebalancedAfterRestart = await untilEven(disrupted);
   await sleep(Math.max(0, disrupted + 2 * rebalanceMs - Date.now()));
   report.balancedAfterRestart = await settledSplit();
+  await sleep(options.observeMs ?? 0);
   log(`split two ages after the rolling restart: ${report.balancedAfterRestart}`);
 
   phase = "sigkill";
@@ -268,6 +276,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   report.rebalancedAfterKill = await untilEven(disrupted);
   await sleep(Math.max(0, disrupted + 2 * rebalanceMs - Date.now()));
   report.balancedAfterKill = await settledSplit();
+  await sleep(options.observeMs ?? 0);
   log(`split two ages after the SIGKILL: ${report.balancedAfterKill}`);
 
   stop.abort();
