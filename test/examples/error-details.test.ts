@@ -1,14 +1,11 @@
 /** The error-details example: run as a script, and its parts against a real server with a leak check. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { test } from "node:test";
 import { createClient } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { createChatServer, explain, POST_INTERVAL_MS, postPolitely } from "./error-details.js";
-
-const SCRIPT = join(import.meta.dirname, "error-details.ts");
+import { runScript } from "./run-script.js";
 
 const EXPECTED = [
   "posted revision 1",
@@ -18,18 +15,7 @@ const EXPECTED = [
 ];
 
 test("the script prints what each detail said, and exits by itself", async () => {
-  const { code, out } = await new Promise<{ code: number | null; out: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SCRIPT], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.stderr.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.once("error", reject);
-    child.once("close", (exit) => resolve({ code: exit, out: out.trim() }));
-  });
+  const { code, out } = await runScript("error-details.ts");
   assert.equal(code, 0, out);
   assert.deepEqual(out.split("\n"), EXPECTED);
 });

@@ -1,31 +1,14 @@
 /** The health-probe example, run as a script against a real server, as a probe would run it. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer as createTcpServer, type Socket } from "node:net";
-import { join } from "node:path";
 import { test } from "node:test";
 import { createServer } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { unimplemented } from "../e2e/harness.js";
+import { runScript } from "./run-script.js";
 
-const SCRIPT = join(import.meta.dirname, "health-probe.ts");
-
-/** Runs the probe script; resolves with its exit code and its output. */
-function runProbe(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.stderr.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, out: out.trim() }));
-  });
-}
+const runProbe = (args: string[]) => runScript("health-probe.ts", args);
 
 test("the probe exits 0 for SERVING, 1 for NOT_SERVING or an unknown service, and names what it saw", async () => {
   const leaks = createLeakChecker();

@@ -1,30 +1,13 @@
 /** The reflection example, run as a script against a real server, as a user would run it. */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { test } from "node:test";
 import { createServer } from "leaksafe";
 import { createLeakChecker } from "leaksafe/testing";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { unimplemented } from "../e2e/harness.js";
+import { runScript } from "./run-script.js";
 
-const SCRIPT = join(import.meta.dirname, "reflection.ts");
-
-/** Runs the example script; resolves with its exit code and its output. */
-function runDescribe(args: string[]): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", SCRIPT, ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    child.stdout.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.stderr.on("data", (data: Buffer) => {
-      out += data.toString();
-    });
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, out: out.trim() }));
-  });
-}
+const runDescribe = (args: string[]) => runScript("reflection.ts", args);
 
 test("describe prints every service and method the server describes, with nothing generated on its side", async () => {
   const leaks = createLeakChecker();
