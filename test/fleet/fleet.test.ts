@@ -42,9 +42,14 @@ test("a fleet survives a rolling restart, a SIGKILL and connection ages with not
     assert.equal(failed, 0, `unary calls failed during ${phase}: ${errors.join("; ")}`);
   }
   assert.equal(report.shutdowns.length, 3);
-  for (const { replica, report: shutdown } of report.shutdowns) {
+  for (const { replica, report: shutdown, health } of report.shutdowns) {
     assert.ok(shutdown !== null, `replica ${replica} printed its shutdown report`);
     assert.deepEqual(shutdown.forced, [], `replica ${replica}'s shutdown forced nothing`);
+    assert.deepEqual(
+      health,
+      ["SERVING", "NOT_SERVING"],
+      `replica ${replica}'s health Watch saw NOT_SERVING, then ended`,
+    );
   }
   const share = watches / 3;
   assert.ok(

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Metadata } from "@grpc/grpc-js";
 import { type ClientOptions, createClient, type ShutdownReport } from "leaksafe";
+import { HealthCheckResponse_ServingStatus, HealthService } from "leaksafe/health";
 import { KVService } from "../../generated-example/example/kv/v1/kv_leaksafe.js";
 import { ChatService } from "../../generated-example/example/v1/chat_leaksafe.js";
 import { sleep } from "../e2e/harness.js";
@@ -69,7 +70,11 @@ export interface FleetReport {
   rebalancedAfterRestart: { afterMs: number | undefined; split: number[] };
   rebalancedAfterKill: { afterMs: number | undefined; split: number[] };
   /** Each SIGTERM'd replica's shutdown report. */
-  shutdowns: Array<{ replica: number; report: ShutdownReport | null }>;
+  /**
+   * Each SIGTERM'd replica's shutdown report, and the statuses a health
+   * Watch on it saw (by name), from SERVING to its end.
+   */
+  shutdowns: Array<{ replica: number; report: ShutdownReport | null; health: string[] }>;
   durationMs: number;
 }
 
@@ -112,6 +117,36 @@ class Replica {
     this.child.kill(signal);
     await exited;
   }
+}
+
+/**
+ * A health Watch on one replica, as a load balancer's checker would hold
+ * it; resolves once SERVING came, with a promise of every status it saw
+ * until the Watch ended.
+ */
+async function watchHealth(port: number): Promise<{ ended: Promise<string[]> }> {
+  const client = createClient(HealthService, `127.0.0.1:${port}`);
+  const seen: string[] = [];
+  let serving!: () => void;
+  const first = new Promise<void>((resolve) => {
+    serving = resolve;
+  });
+  const ended = (async () => {
+    try {
+      for await (const { status } of client.watch({ service: "" })) {
+        seen.push(HealthCheckResponse_ServingStatus[status] ?? String(status));
+        if (seen.length === 1) serving();
+      }
+    } catch (error) {
+      seen.push(`error: ${String(error)}`);
+    } finally {
+      serving();
+      client.close();
+    }
+    return seen;
+  })();
+  await first;
+  return { ended };
 }
 
 /** Runs the fleet through its phases and reports what it counted. */
@@ -253,8 +288,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   phase = "rolling restart";
   for (const [i, replica] of replicas.entries()) {
     log(`SIGTERM replica ${i}`);
+    const health = await watchHealth(replica.port);
     await replica.stop("SIGTERM");
-    report.shutdowns.push({ replica: i, report: replica.report });
+    report.shutdowns.push({ replica: i, report: replica.report, health: await health.ended });
     await replica.start();
     await sleep(options.settleMs / 2);
   }
