@@ -98,7 +98,8 @@ export function connectionOptions(limits: ConnectionLimits): GrpcServerOptions {
   };
 }
 
-function checked(name: string, value: number, max: number): number {
+/** `value`, if it is a whole number from 0 to `max`; otherwise a RangeError naming `name`. */
+export function checked(name: string, value: number, max: number): number {
   if (!Number.isInteger(value) || value < 0 || value > max) {
     throw new RangeError(`${name} must be an integer from 0 to ${max}, got ${value}`);
   }

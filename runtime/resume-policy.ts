@@ -125,11 +125,7 @@ export function resolveResume<Req, Res>(
     throw new TypeError(`maxAttempts must be a whole number from 0 (no limit) to ${MAX_ATTEMPTS}, got ${maxAttempts}`);
   }
   const retryCodes = call.retryCodes ?? method.retryCodes ?? RESUME_DEFAULTS.retryCodes;
-  for (const code of retryCodes) {
-    if (!Number.isInteger(code) || Status[code] === undefined || code === Status.OK) {
-      throw new TypeError(`retryCodes must hold gRPC status codes other than OK, got ${String(code)}`);
-    }
-  }
+  checkRetryCodes("retryCodes", retryCodes);
   return {
     retryCodes,
     initialBackoffMs,
@@ -138,6 +134,15 @@ export function resolveResume<Req, Res>(
     resumeRequest: call.resumeRequest,
     onRetry: call.onRetry,
   };
+}
+
+/** Throws a TypeError naming `name` unless every code is a gRPC status code other than OK. */
+export function checkRetryCodes(name: string, codes: readonly Status[]): void {
+  for (const code of codes) {
+    if (!Number.isInteger(code) || Status[code] === undefined || code === Status.OK) {
+      throw new TypeError(`${name} must hold gRPC status codes other than OK, got ${String(code)}`);
+    }
+  }
 }
 
 /**

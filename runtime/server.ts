@@ -6,7 +6,7 @@ import {
   type ServerInterceptor,
 } from "@grpc/grpc-js";
 import type { HooksOption } from "./combine-hooks.js";
-import { type ConnectionLimits, connectionOptions } from "./connection-limits.js";
+import { type ConnectionLimits, checked, connectionOptions } from "./connection-limits.js";
 import type { RecentEnds } from "./end-log.js";
 import { assertGrpcInternals } from "./grpc-internals-check.js";
 import { type Health, HealthStatuses, serviceNames } from "./health.js";
@@ -201,7 +201,7 @@ const OWN_SERVICES = new Set([HEALTH_LIMITS, REFLECTION_LIMITS]);
 export function createServer(options: ServerOptions = {}): LeaksafeServer {
   assertGrpcInternals("server");
   const registry = new Registry(options.hooks, "server", "createServer's hooks");
-  const streamAge = checkMaxStreamAge(options.maxStreamAgeMs);
+  const streamAge = checked("maxStreamAgeMs", options.maxStreamAgeMs ?? 0, MAX_TIMER_MS);
   const scope: ServerScope = {
     registry,
     live: new Set(),
@@ -337,14 +337,6 @@ export function createServer(options: ServerOptions = {}): LeaksafeServer {
 function serverLimits(kind: MethodKind, ...sources: Array<StreamLimits | undefined>): ResolvedLimits {
   const streaming = resolveLimits(true, ...sources);
   return kind === "unary" ? { ...streaming, timeoutMs: resolveLimits(false, ...sources).timeoutMs } : streaming;
-}
-
-function checkMaxStreamAge(ms: number | undefined): number {
-  if (ms === undefined) return 0;
-  if (!Number.isInteger(ms) || ms < 0 || ms > MAX_TIMER_MS) {
-    throw new RangeError(`maxStreamAgeMs must be an integer from 0 to ${MAX_TIMER_MS}, got ${ms}`);
-  }
-  return ms;
 }
 
 /**

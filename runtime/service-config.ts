@@ -5,6 +5,7 @@
  * name replaces it whole.
  */
 import type { ChannelOptions } from "@grpc/grpc-js";
+import { checkRetryCodes } from "./resume-policy.js";
 import { Status } from "./rpc-error.js";
 import type { ServiceDescriptor } from "./service.js";
 
@@ -103,11 +104,7 @@ function retryPolicy(retry: UnaryRetry): Record<string, unknown> {
   if (codes.length === 0) {
     throw new TypeError("unaryRetry.codes must name at least one status code");
   }
-  for (const code of codes) {
-    if (!Number.isInteger(code) || Status[code] === undefined || code === Status.OK) {
-      throw new TypeError(`unaryRetry.codes must hold gRPC status codes other than OK, got ${String(code)}`);
-    }
-  }
+  checkRetryCodes("unaryRetry.codes", codes);
   return {
     maxAttempts,
     initialBackoff: seconds(initial),
